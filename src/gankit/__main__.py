@@ -1,0 +1,5 @@
+"""``python -m gankit`` (this is what ``torchrun -m gankit train ...`` runs)."""
+
+from gankit.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""The ``gankit`` command. Thin: it parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gankit.errors import GankitError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode="markdown",
+                  help="gankit: train GANs and measure them honestly.")
+console = Console()
+
+QUICKSTART = "quickstart"
+
+
+@app.command(epilog="""Examples:
+
+* `gankit train` : a one-minute DCGAN on the embedded 8x8 digits
+
+* `gankit train dcgan_mnist --data-root ../shared/data`
+
+* `gankit train configs/wgangp_fashion.yaml --set train.steps=2000 --set train.lr_g=5e-5`
+
+* `gankit train --resume runs/dcgan_mnist-20261124-101500`
+""")
+def train(
+    recipe: Annotated[Optional[str], typer.Argument(help="Recipe name (see `gankit recipes`) or YAML path.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override: section.key=value (repeatable).")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder holding mnist/, fashion-mnist/, ...")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder from its last checkpoint.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder to create (default: runs/NAME-TIME).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Train a GAN from a recipe. With no recipe: a short DCGAN on the embedded digits."""
+    from gankit.config import apply_override, from_dict, load_config, Config
+    from gankit.runs import read_run_config
+    from gankit.train import train as run_training
+
+    overrides = list(set_ or []) + ([f"data.root={data_root}"] if data_root else [])
+    if resume:
+        if recipe:
+            raise GankitError("give either a recipe or --resume RUN_DIR, not both")
+        values = read_run_config(resume).to_dict()
+        for assignment in overrides:
+            apply_override(values, assignment)
+        cfg = from_dict(Config, values)
+        cfg.check()
+    else:
+        cfg = load_config(recipe or QUICKSTART, overrides)
+    result = run_training(cfg, run_dir=resume or out, resume=resume is not None, progress=progress)
+    if result.run_dir is not None:
+        console.print(f"done: step {result.step}; samples in [cyan]{result.run_dir / 'samples'}[/], "
+                      f"checkpoints in [cyan]{result.run_dir / 'checkpoints'}")
+
+
+@app.command(epilog="""Examples:
+
+* `gankit sample runs/dcgan_mnist-20261124-101500 -n 64 -o grid.png`
+
+* `gankit sample runs/cgan_mnist-.../checkpoints/ckpt-0005000.json --class 3`
+
+* `gankit sample RUN --interpolate --frames 10 -n 80 -o walk.png`
+""")
+def sample(
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder or a ckpt-*.json / .safetensors file.")],
+    n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")] = Path("samples.png"),
+    seed: Annotated[int, typer.Option(help="Noise seed.")] = 0,
+    class_index: Annotated[Optional[int], typer.Option("--class", help="Class to draw (conditional GANs).")] = None,
+    interpolate: Annotated[bool, typer.Option(help="Rows that walk between two random latents.")] = False,
+    frames: Annotated[int, typer.Option(help="Images per interpolation row.")] = 10,
+    ema: Annotated[bool, typer.Option(help="Use the EMA generator when the checkpoint has one.")] = True,
+) -> None:
+    """Draw samples (or latent interpolations) from a trained generator into a PNG grid."""
+    import torch
+    from gankit.sampling import class_labels, interpolation_latents, load_generator
+    from gankit.viz import save_image_grid, save_scatter
+
+    if n < 1 or frames < 2:
+        raise GankitError("-n must be >= 1 and --frames >= 2")
+    gen = load_generator(checkpoint, ema=ema)
+    g = torch.Generator().manual_seed(seed)
+    if interpolate:
+        rows = max(1, n // frames)
+        z = interpolation_latents(gen, rows, frames, g)
+        y = class_labels(gen, rows, class_index)
+        y = y.repeat_interleave(frames) if y is not None else None
+        images, nrow = gen(z, y), frames
+    else:
+        images, nrow = gen(gen.noise(n, g), class_labels(gen, n, class_index)), None
+    if images.dim() == 4:
+        save_image_grid(images, output, nrow=nrow)
+    else:
+        save_scatter(images, output, title=f"{gen.checkpoint.name}")
+    console.print(f"wrote {len(images)} samples from {gen.checkpoint} (step {gen.step}) to [cyan]{output}")
+
+
+@app.command()
+def recipes() -> None:
+    """List the built-in recipes with one-line descriptions."""
+    from gankit.config import list_recipes
+    table = Table("recipe", "description", box=None)
+    for name, description in list_recipes().items():
+        table.add_row(name, description)
+    console.print(table)
+
+
+@app.command(epilog="Example: `gankit info runs/dcgan_mnist-20261124-101500`")
+def info(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
+    """Summarise a run: config, progress, last metrics, checkpoints, samples."""
+    from gankit.checkpoint import list_checkpoints
+    from gankit.runs import read_run_config
+    from gankit.viz import read_metrics
+
+    cfg = read_run_config(run_dir)
+    meta = json.loads((run_dir / "meta.json").read_text()) if (run_dir / "meta.json").is_file() else {}
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    done = rows[-1]["step"] if rows else 0
+    console.print(f"[bold]{run_dir}[/]  {cfg.name}: {cfg.description}")
+    console.print(f"data {cfg.data.name}, arch {cfg.model.arch} (conditional: {cfg.model.conditional}), "
+                  f"loss {cfg.train.loss}, step {done} / {cfg.train.steps}")
+    console.print(f"seed {meta.get('seed')}, torch {meta.get('torch')}, gankit {meta.get('gankit')}, "
+                  f"commit {meta.get('git_commit')}, device {meta.get('device')}")
+    if rows:
+        last = rows[-1]
+        console.print("last metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
+    ckpts = list_checkpoints(run_dir / "checkpoints")
+    console.print(f"checkpoints: {', '.join(p.stem for p in ckpts) or 'none'}")
+    samples = sorted((run_dir / "samples").glob("*.png"))
+    if samples:
+        console.print(f"latest sample grid: [cyan]{samples[-1]}")
+
+
+def main() -> None:
+    try:
+        app()
+    except GankitError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

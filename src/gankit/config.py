@@ -1,0 +1,243 @@
+"""Run configuration: dataclasses that a recipe YAML maps onto one-to-one.
+
+A recipe has the top-level keys ``name``, ``description`` and the sections ``data``,
+``model`` and ``train``. Unknown keys and bad values raise ConfigError naming the
+key (e.g. ``train.lr_g``), at load time, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+from gankit.errors import ConfigError
+
+RECIPES_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"                 # a key of gankit.data.DATASETS
+    root: Optional[str] = None           # data root; default: --data-root, $GANKIT_DATA, cache
+    image_size: Optional[int] = None     # resize images to this side length
+    channels: Optional[int] = None       # 1 or 3; default: the dataset's own
+    path: Optional[str] = None           # image folder, for name: folder
+    n: Optional[int] = None              # number of points, for toy mixtures
+    limit: Optional[int] = None          # use only the first `limit` training samples
+
+    def check(self) -> list[str]:
+        from gankit.data import DATASETS
+        errors = []
+        if self.name not in DATASETS:
+            errors.append(f"data.name: unknown dataset {self.name!r}; choose one of {sorted(DATASETS)}")
+        if self.channels not in (None, 1, 3):
+            errors.append(f"data.channels: must be 1 or 3, got {self.channels}")
+        errors += _positive(self, "data", ["image_size", "n", "limit"])
+        return errors
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcgan"                  # a key of gankit.nets.GENERATORS
+    z_dim: int = 100
+    noise: Literal["normal", "uniform"] = "normal"   # uniform is U(-sqrt 3, sqrt 3): unit variance
+    g_width: Optional[int] = None        # None: the architecture's published default
+    d_width: Optional[int] = None
+    conditional: Literal["none", "projection", "ac"] = "none"   # D head; G gets labels when not none
+    spectral_norm: bool = False          # on the discriminator
+    g_spectral_norm: bool = False
+    d_dropout: Optional[float] = None    # mlp2014 hidden dropout; None: paper's 0.5
+
+    def check(self) -> list[str]:
+        from gankit.nets import DISCRIMINATORS, GENERATORS
+        errors = []
+        if self.arch not in GENERATORS or self.arch not in DISCRIMINATORS:
+            errors.append(f"model.arch: unknown architecture {self.arch!r}; choose one of {sorted(GENERATORS)}")
+        errors += _positive(self, "model", ["z_dim", "g_width", "d_width"])
+        if self.d_dropout is not None and not 0 <= self.d_dropout < 1:
+            errors.append(f"model.d_dropout: must be in [0, 1), got {self.d_dropout}")
+        return errors
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "nonsat"                 # a key of gankit.losses.OBJECTIVES
+    steps: int = 2000                    # generator updates
+    batch_size: int = 64                 # global batch (split across DDP ranks)
+    n_dis: int = 1                       # discriminator updates per generator update
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)       # adam
+    momentum: float = 0.5                # sgd: initial momentum
+    momentum_final: Optional[float] = None          # sgd: ramp linearly to this ...
+    momentum_ramp_steps: int = 0                    # ... over this many steps
+    lr_schedule: Literal["constant", "linear", "exponential"] = "constant"
+    lr_decay: float = 1.0                # exponential: lr is divided by this every step
+    lr_min: float = 0.0
+    gp_weight: float = 0.0               # WGAN-GP gradient penalty (10 in the paper)
+    r1_weight: float = 0.0               # R1 penalty gamma
+    ac_weight: float = 1.0               # auxiliary classifier loss (conditional: ac)
+    ema: float = 0.0                     # generator EMA decay; 0 turns it off
+    ema_start: int = 0                   # copy weights until this step, then average
+    precision: Literal["auto", "fp32", "bf16"] = "auto"   # auto: bf16 autocast on CUDA
+    device: str = "auto"                 # auto picks cuda, then mps, then cpu
+    seed: int = 0
+    log_every: int = 10
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    keep_ckpts: int = 3
+    n_samples: int = 64                  # images in the sample grid
+    out_dir: str = "runs"
+
+    def check(self) -> list[str]:
+        from gankit.losses import OBJECTIVES
+        errors = []
+        if self.loss not in OBJECTIVES:
+            errors.append(f"train.loss: unknown objective {self.loss!r}; choose one of {sorted(OBJECTIVES)}")
+        errors += _positive(self, "train", ["steps", "batch_size", "n_dis", "lr_g", "lr_d", "log_every",
+                                            "sample_every", "ckpt_every", "keep_ckpts", "n_samples", "lr_decay"])
+        for key in ("gp_weight", "r1_weight", "ac_weight", "lr_min", "momentum_ramp_steps", "ema_start"):
+            if getattr(self, key) < 0:
+                errors.append(f"train.{key}: must be >= 0, got {getattr(self, key)}")
+        for key in ("ema", "momentum"):
+            if not 0 <= getattr(self, key) < 1:
+                errors.append(f"train.{key}: must be in [0, 1), got {getattr(self, key)}")
+        if not all(0 <= b < 1 for b in self.betas):
+            errors.append(f"train.betas: each must be in [0, 1), got {list(self.betas)}")
+        if self.device not in ("auto", "cpu", "mps") and not self.device.startswith("cuda"):
+            errors.append(f"train.device: expected auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
+        return errors
+
+
+@dataclass
+class Config:
+    name: str = "run"                    # run folder prefix; defaults to the recipe's file name
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["train"]["betas"] = list(self.train.betas)
+        return out
+
+    def check(self) -> None:
+        errors = self.data.check() + self.model.check() + self.train.check()
+        if self.data.name == "folder" and self.data.path is None:
+            errors.append("data.path: data.name 'folder' needs the path of an image folder")
+        if errors:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+
+
+def _positive(obj, section: str, keys: list[str]) -> list[str]:
+    return [f"{section}.{k}: must be > 0, got {getattr(obj, k)}"
+            for k in keys if getattr(obj, k) is not None and getattr(obj, k) <= 0]
+
+
+# --- building dataclasses from plain dicts, with type checks -----------------------
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; allow int -> float only."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [t for t in options if t is not type(None)]
+        return _coerce(value, inner, key)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{key}: expected one of {list(typing.get_args(tp))}, got {value!r}")
+        return value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} numbers, got {value!r}")
+        return tuple(_coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, args)))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from ``values``; unknown keys and bad types raise ConfigError."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'recipe'}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown key {full!r}; valid keys here: {', '.join(names)}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = from_dict(tp, value or {}, f"{full}.")
+        else:
+            kwargs[key] = _coerce(value, tp, full)
+    return cls(**kwargs)
+
+
+# --- recipes and overrides ---------------------------------------------------------
+
+def list_recipes() -> dict[str, str]:
+    """Recipe name -> one-line description, for the built-in recipes."""
+    out = {}
+    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+        out[path.stem] = (yaml.safe_load(path.read_text()) or {}).get("description", "")
+    return out
+
+
+def find_recipe(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"recipe file {path} does not exist")
+        return path
+    builtin = RECIPES_DIR / f"{name_or_path}.yaml"
+    if not builtin.is_file():
+        raise ConfigError(f"unknown recipe {name_or_path!r}; built-in recipes: {', '.join(list_recipes())}")
+    return builtin
+
+
+def apply_override(values: dict[str, Any], assignment: str) -> None:
+    """Apply ``section.key=value`` (value parsed as YAML) to a raw recipe dict."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {assignment!r}: expected section.key=value, e.g. train.lr_g=1e-4")
+    *sections, leaf = key.strip().split(".")
+    node = values
+    for section in sections:
+        node = node.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {assignment!r}: {section!r} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def load_config(recipe: str | None = None, overrides: list[str] = ()) -> Config:
+    """Load a recipe (built-in name or YAML path; None: defaults) and apply overrides."""
+    values: dict[str, Any] = {}
+    if recipe is not None:
+        path = find_recipe(recipe)
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections, got {type(values).__name__}")
+        values.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(values, assignment)
+    config = from_dict(Config, values)
+    config.check()
+    return config
