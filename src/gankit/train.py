@@ -187,8 +187,8 @@ class Trainer:
         self.step = record["step"]
 
     def save(self) -> Path | None:
-        distributed.average_buffers(self.G, self.info.world_size)
-        distributed.average_buffers(self.D, self.info.world_size)
+        for module in self._modules().values():  # BatchNorm statistics differ per rank
+            distributed.average_buffers(module, self.info.world_size)
         if not self.info.is_main:
             return None
         for name, module in self._modules().items():
