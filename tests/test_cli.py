@@ -45,6 +45,7 @@ def test_interpolation_rows(run_dir, tmp_path):
 def test_resume_extends_a_finished_run(run_dir):
     invoke("train", "--resume", run_dir, "--set", "train.steps=15", "--no-progress")
     assert list((run_dir / "checkpoints").glob("ckpt-0000015.json"))
+    assert "steps: 15" in (run_dir / "config.yaml").read_text()  # the resolved config follows
 
 
 def test_info_and_recipes(run_dir):

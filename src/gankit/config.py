@@ -53,6 +53,7 @@ class ModelConfig:
     spectral_norm: bool = False          # on the discriminator
     g_spectral_norm: bool = False
     d_dropout: Optional[float] = None    # mlp2014 hidden dropout; None: paper's 0.5
+    d_norm: Optional[Literal["batch", "layer", "none"]] = None   # dcgan critic; None: batch (none with SN)
 
     def check(self) -> list[str]:
         from gankit.nets import DISCRIMINATORS, GENERATORS

@@ -33,7 +33,8 @@ def build_players(cfg: Config, sample_shape: tuple[int, ...], num_classes: int) 
     G = build_generator(m.arch, z_dim=m.z_dim, sample_shape=sample_shape, num_classes=classes,
                         width=m.g_width, spectral_norm=m.g_spectral_norm)
     D = build_discriminator(m.arch, sample_shape=sample_shape, num_classes=classes, cond=m.conditional,
-                            width=m.d_width, spectral_norm=m.spectral_norm, dropout=m.d_dropout)
+                            width=m.d_width, spectral_norm=m.spectral_norm, dropout=m.d_dropout,
+                            norm=m.d_norm)
     return G, D
 
 

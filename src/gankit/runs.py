@@ -48,21 +48,22 @@ def git_commit() -> str | None:
         return None
 
 
-def provenance(cfg: Config, device: str, world_size: int) -> dict[str, Any]:
+def write_config(run_dir: Path, cfg: Config) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def write_provenance(run_dir: Path, cfg: Config, device: str, world_size: int) -> None:
+    """meta.json: what is needed to trust and repeat the run besides its config."""
     import numpy
     import torch
-    return {
+    meta = {
         "seed": cfg.train.seed,
         "gankit": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
         "git_commit": git_commit(), "device": device, "world_size": world_size,
         "command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def write_run_header(run_dir: Path, cfg: Config, meta: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     atomic_write_text(run_dir / "meta.json", json.dumps(meta, indent=1))
 
 

@@ -146,6 +146,8 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
 
 
 class Trainer:
+    """One training run: the data, the two players, their optimizers, and the run folder."""
+
     def __init__(self, cfg: Config, info: distributed.DistInfo, run_dir: Path | None, resume: bool):
         if resume and run_dir is None:
             raise GankitError("resume needs the run folder to continue")
@@ -153,6 +155,8 @@ class Trainer:
         self.data = load_training_data(cfg, info.device)
         torch.manual_seed(t.seed)  # same initial weights on every rank
         G, D = build_players(cfg, self.data.sample_shape, self.data.num_classes)
+        if hasattr(G, "init_output_bias") and self.data.is_image:  # the 2014 paper's output init
+            G.init_output_bias(self.data.x.float().mean(0).cpu() / 127.5 - 1)
         self.G, self.D = G.to(info.device), D.to(info.device)
         self.game = GANGame(cfg, self.G, self.D, self.data.num_classes, info.device)
         self.opt_g = make_optimizer(t, self.G.parameters(), t.lr_g)
@@ -165,25 +169,28 @@ class Trainer:
         if resume:
             self._restore()
         if info.is_main:
+            runs.write_config(self.run_dir, cfg)  # again on resume: overrides may extend the run
             if not resume:
-                runs.write_run_header(self.run_dir, cfg, runs.provenance(cfg, str(info.device), info.world_size))
+                runs.write_provenance(self.run_dir, cfg, str(info.device), info.world_size)
             (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
             self.log = runs.MetricsLog(self.run_dir / "metrics.jsonl", self.step if resume else None)
         g = torch.Generator().manual_seed(t.seed + 12345)  # fixed noise: frames are comparable
         self.fixed_z = self.game.noise(t.n_samples, g)
-        k = max(self.data.num_classes, 1)
-        self.fixed_y = torch.arange(t.n_samples, device=info.device) % k if self.game.num_classes else None
+        classes = self.game.num_classes
+        self.fixed_y = torch.arange(t.n_samples, device=info.device) % classes if classes else None
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D, **({"G_ema": self.ema.model} if self.ema else {})}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def _restore(self) -> None:
         found = checkpoint.list_checkpoints(self.ckpt_dir)
         if not found:
             raise GankitError(f"cannot resume: no checkpoint in {self.ckpt_dir}")
         record, tensors = checkpoint.read_checkpoint(found[-1])
-        checkpoint.restore(record, tensors, modules=self._modules(),
-                           optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d})
+        checkpoint.restore(record, tensors, modules=self._modules(), optimizers=self._optimizers())
         self.step = record["step"]
 
     def save(self) -> Path | None:
@@ -196,8 +203,7 @@ class Trainer:
                 raise TrainingDiverged(f"{name} has non-finite weights at step {self.step}; not saving. "
                                        f"{self._last_good()}")
         return checkpoint.save_checkpoint(
-            self.ckpt_dir, self.step, modules=self._modules(),
-            optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d},
+            self.ckpt_dir, self.step, modules=self._modules(), optimizers=self._optimizers(),
             meta={"config": self.cfg.to_dict(), "sample_shape": list(self.data.sample_shape),
                   "num_classes": self.data.num_classes, "class_names": self.data.class_names},
             keep=self.cfg.train.keep_ckpts)
@@ -215,20 +221,22 @@ class Trainer:
         opt.step()
         return norm
 
+    def real_batch(self, t: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The t-th real batch of the run: indexed straight from the in-memory tensor."""
+        return self.data.batch(self.sampler.indices(t))
+
     def train_step(self) -> dict[str, torch.Tensor]:
         t, s = self.cfg.train, self.step
         # Noise and dropout come from a stream seeded by (seed, rank, step): a resumed run
         # draws exactly what the uninterrupted one drew, and each rank draws its own.
         torch.manual_seed(((t.seed * 1_000_003 + self.info.rank) * 1_000_033 + s) % 2**62)
-        for group in self.opt_d.param_groups + self.opt_g.param_groups:
-            if t.optimizer == "sgd":
-                group["momentum"] = scheduled_momentum(t, s)
-        for group in self.opt_d.param_groups:
-            group["lr"] = scheduled_lr(t, t.lr_d, s)
-        for group in self.opt_g.param_groups:
-            group["lr"] = scheduled_lr(t, t.lr_g, s)
+        for opt, base_lr in ((self.opt_d, t.lr_d), (self.opt_g, t.lr_g)):
+            for group in opt.param_groups:  # schedules are functions of the step: nothing to save
+                group["lr"] = scheduled_lr(t, base_lr, s)
+                if t.optimizer == "sgd":
+                    group["momentum"] = scheduled_momentum(t, s)
         for j in range(t.n_dis):
-            real, y = self.data.batch(self.sampler.indices(s * t.n_dis + j))
+            real, y = self.real_batch(s * t.n_dis + j)
             d_loss, stats = self.game.d_phase(real, y)
             stats["d_grad_norm"] = self._update(d_loss, self.D, self.opt_d)
         self.D.requires_grad_(False)  # G's update needs gradients through D, not for D

@@ -11,6 +11,8 @@ cond="ac"; attributes num_classes, cond, sample_shape.
 
 from __future__ import annotations
 
+import inspect
+
 from torch import nn
 
 # Importing the architecture modules fills the tables through their decorators.
@@ -66,9 +68,16 @@ def build_discriminator(
     width: int | None = None,
     spectral_norm: bool = False,
     dropout: float | None = None,
+    norm: str | None = None,
 ) -> nn.Module:
-    """The discriminator registered as `arch`; cond is "none", "projection" or "ac"."""
+    """The discriminator registered as `arch`; cond is "none", "projection" or "ac".
+
+    `norm` (None: the architecture's default) is passed only to architectures that take it.
+    """
     cls = lookup(DISCRIMINATORS, "discriminator", arch)
+    extra = {} if norm is None else {"norm": norm}
+    if extra and "norm" not in inspect.signature(cls).parameters:
+        raise ValueError(f"the {arch!r} discriminator has no norm option")
     return cls(
         sample_shape=tuple(sample_shape),
         num_classes=num_classes,
@@ -76,6 +85,7 @@ def build_discriminator(
         width=width,
         spectral_norm=spectral_norm,
         dropout=dropout,
+        **extra,
     )
 
 

@@ -72,10 +72,18 @@ class DCGANGenerator(Generator):
         return self.net(h)
 
 
+# GroupNorm with one group normalises each sample over (C, H, W): layer norm for conv maps.
+NORMS = {"batch": nn.BatchNorm2d, "layer": lambda ch: nn.GroupNorm(1, ch), "none": None}
+
+
 @register_discriminator("dcgan")
 class DCGANDiscriminator(Discriminator):
-    """k Conv2d(4, 2, 1) + LeakyReLU(0.2) layers doubling the channels, BN on all but the
-    first (and none with spectral norm, as in SN-GANs), flattened into the head.
+    """k Conv2d(4, 2, 1) + LeakyReLU(0.2) layers doubling the channels, normalised on all
+    but the first, flattened into the head.
+
+    `norm` is "batch" (DCGAN; the default), "layer" (per-sample, as WGAN-GP's critic needs:
+    its penalty is per sample, which BatchNorm's batch coupling breaks) or "none" (the
+    default with spectral norm, as in SN-GANs).
 
     `dropout`, if given, drops the flattened features before the head.
     """
@@ -88,17 +96,20 @@ class DCGANDiscriminator(Discriminator):
         width: int | None = None,
         spectral_norm: bool = False,
         dropout: float | None = None,
+        norm: str | None = None,
     ) -> None:
         super().__init__(sample_shape, num_classes, cond)
         channels, base, k = square_image_layout(self.sample_shape, "dcgan", BASES, 1)
         width = 64 if width is None else width
-        use_bn = not spectral_norm
+        norm = norm or ("none" if spectral_norm else "batch")
+        if norm not in NORMS:
+            raise ValueError(f"dcgan discriminator norm must be one of {sorted(NORMS)}, got {norm!r}")
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
         ch = width
         for _ in range(k - 1):
-            layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not use_bn))
-            if use_bn:
-                layers.append(nn.BatchNorm2d(ch * 2))
+            layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"))
+            if norm != "none":
+                layers.append(NORMS[norm](ch * 2))
             layers.append(nn.LeakyReLU(0.2))
             ch *= 2
         layers.append(nn.Flatten())

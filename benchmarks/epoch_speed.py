@@ -1,0 +1,117 @@
+"""Seconds per epoch: gankit's in-memory batching vs a DataLoader loop doing the same work.
+
+    GANKIT_DATA=../shared/data python benchmarks/epoch_speed.py            # full epochs
+    GANKIT_DATA=../shared/data python benchmarks/epoch_speed.py --steps 200  # quick estimate
+
+Both loops run the same Trainer.train_step (same nets, losses, optimizers, batch
+size); only where real batches come from differs. The baseline is the usual
+PyTorch pattern: a map-style Dataset that converts one uint8 image to a normalised
+float tensor per item, and a shuffling DataLoader that collates them. Results go
+to docs/speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from gankit import distributed
+from gankit.config import load_config
+from gankit.train import Trainer
+
+
+class PerSampleImages(torch.utils.data.Dataset):
+    """What torchvision-style loaders do: one sample at a time, converted on access."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x.cpu(), y.cpu()
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int):
+        return self.x[i].float().div(255).sub(0.5).div(0.5), self.y[i]
+
+
+class DataLoaderTrainer(Trainer):
+    """The same trainer, fed by a DataLoader instead of tensor indexing."""
+
+    def start_loader(self, workers: int) -> None:
+        ds = PerSampleImages(self.data.x, self.data.y)
+        self._loader = DataLoader(ds, batch_size=self.cfg.train.batch_size, shuffle=True,
+                                  drop_last=True, num_workers=workers)
+        self._it = iter(self._loader)
+
+    def real_batch(self, t: int):
+        try:
+            x, y = next(self._it)
+        except StopIteration:
+            self._it = iter(self._loader)
+            x, y = next(self._it)
+        return x.to(self.info.device), y.to(self.info.device)
+
+
+def time_steps(trainer: Trainer, steps: int) -> float:
+    for _ in range(3):  # warm-up: allocator, first-call overheads
+        trainer.train_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", nargs="+", default=["gan2014_mnist", "dcgan_mnist"])
+    parser.add_argument("--steps", type=int, default=None, help="time this many steps (default: one epoch)")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "docs" / "speed.md")
+    args = parser.parse_args()
+    info = distributed.DistInfo(device=distributed.pick_device("auto"))
+    rows = []
+    for name in args.recipes:
+        cfg = load_config(name)
+        results = {}
+        for label, cls in (("in-memory", Trainer), ("DataLoader", DataLoaderTrainer)):
+            trainer = cls(cfg, info, Path("/tmp/gankit-bench") / name, resume=False)
+            if isinstance(trainer, DataLoaderTrainer):
+                trainer.start_loader(args.workers)
+            per_epoch = len(trainer.data) // (cfg.train.batch_size * cfg.train.n_dis)
+            steps = args.steps or per_epoch
+            seconds = time_steps(trainer, steps)
+            results[label] = seconds / steps * per_epoch
+            print(f"{name:16s} {label:11s} {steps} steps in {seconds:.1f} s -> "
+                  f"{results[label]:.1f} s/epoch", flush=True)
+        rows.append((name, per_epoch, steps, results["in-memory"], results["DataLoader"]))
+    write_report(args, info, rows)
+
+
+def write_report(args, info, rows) -> None:
+    command = "GANKIT_DATA=../shared/data python benchmarks/epoch_speed.py " + " ".join(sys.argv[1:])
+    lines = [
+        "# Training speed: seconds per epoch",
+        "",
+        f"Command: `{command.strip()}`",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"device {info.device}, torch {torch.__version__}. DataLoader workers: {args.workers}.",
+        "",
+        "| recipe | steps per epoch | steps timed | in-memory (s/epoch) | DataLoader (s/epoch) | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, per_epoch, steps, fast, slow in rows:
+        lines.append(f"| {name} | {per_epoch} | {steps} | {fast:.1f} | {slow:.1f} | {slow / fast:.2f}x |")
+    lines += ["", "Steps timed < steps per epoch means the epoch time is extrapolated from the timed steps.", ""]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
