@@ -110,7 +110,7 @@ def test_missing_file_names_the_path(tmp_path):
         load_dataset("mnist", root=tmp_path)
     msg = str(info.value)
     assert str(tmp_path / "mnist" / "train-images-idx3-ubyte.gz") in msg
-    assert "ossci-datasets" in msg and "download('mnist')" in msg and "GANKIT_DATA" in msg
+    assert "ossci-datasets" in msg and "gankit download mnist" in msg and "GANKIT_DATA" in msg
 
 
 def test_only_the_missing_file_is_named(real_data_root, tmp_path):

@@ -101,7 +101,17 @@ def sample(
     console.print(f"wrote {len(images)} samples from {gen.checkpoint} (step {gen.step}) to [cyan]{output}")
 
 
-@app.command()
+@app.command(epilog="Example: `gankit download fashion-mnist --data-root ~/data`")
+def download(
+    name: Annotated[str, typer.Argument(help="mnist, fashion-mnist or cifar10.")],
+    data_root: Annotated[Optional[Path], typer.Option(help="Where to put it (default: $GANKIT_DATA, else the cache).")] = None,
+) -> None:
+    """Fetch a dataset's official files (needs a network connection) and verify them."""
+    from gankit.data import download as fetch
+    console.print(f"downloaded {name} to [cyan]{fetch(name, data_root)}")
+
+
+@app.command(epilog="Example: `gankit recipes`, then `gankit train dcgan_mnist`")
 def recipes() -> None:
     """List the built-in recipes with one-line descriptions."""
     from gankit.config import list_recipes

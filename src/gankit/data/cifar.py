@@ -35,7 +35,7 @@ def _missing_message(root: Path, missing: list[Path]) -> str:
         f"Download cifar-10-binary.tar.gz (the binary version) from "
         f"https://www.cs.toronto.edu/~kriz/cifar.html and extract it under {root} "
         f"(giving {root / FOLDER}/ or {root / 'cifar10' / FOLDER}/), or run "
-        f"gankit.data.download('cifar10') on a machine that is online, or point "
+        f"`gankit download cifar10` on a machine that is online, or point "
         f"--data-root / $GANKIT_DATA at the folder that holds {FOLDER}/."
     )
 

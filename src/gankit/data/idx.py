@@ -88,7 +88,7 @@ def _missing_message(name: str, root: Path, missing: list[Path]) -> str:
     paths = "\n  ".join(str(p) for p in missing)
     return (
         f"{name}: dataset file(s) not found:\n  {paths}\n"
-        f"Get the official files from {src.url} (online, gankit.data.download({name!r}) "
+        f"Get the official files from {src.url} (online, `gankit download {name}` "
         f"does it), or point --data-root / $GANKIT_DATA at a folder that contains "
         f"{src.folder}/ (the data root now is {root})."
     )
