@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -39,8 +39,8 @@ from gankit.viz import save_loss_curve, save_sample_picture
 class TrainResult:
     run_dir: Path | None
     step: int
-    generator: nn.Module          # the EMA generator when EMA is on, else the trained one
-    discriminator: nn.Module
+    generator: nn.Module = field(repr=False)      # the EMA generator when EMA is on
+    discriminator: nn.Module = field(repr=False)
     interrupted: bool = False
 
 
