@@ -16,3 +16,12 @@ from gankit.metrics.quality import (
     precision_recall,
     quality_report,
 )
+from gankit.metrics.parzen import ParzenResult, parzen_evaluate, parzen_log_likelihood, select_sigma
+from gankit.metrics.memorization import (
+    CopyingResult,
+    data_copying_test,
+    nearest_neighbour_grid,
+    nearest_neighbours,
+    nn_distance_comparison,
+)
+from gankit.metrics.modes import ModeCoverage, mode_coverage

@@ -94,10 +94,16 @@ def nearest_neighbours(
         raise ValueError(f"k: asked for {k} neighbours but refs has only {r.shape[0]} rows")
     _positive_int(batch_size, "batch_size")
     _positive_int(ref_batch_size, "ref_batch_size")
+    return _knn(q, r, k, batch_size, ref_batch_size)
 
+
+def _knn(q: torch.Tensor, r: torch.Tensor, k: int, batch_size: int = 256,
+         ref_batch_size: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """nearest_neighbours on checked (Q, D) and (R, D) floating tensors."""
     dtype = torch.float64 if torch.float64 in (q.dtype, r.dtype) else torch.float32
-    centre = r.to(dtype).mean(dim=0)
-    rc = r.to(dtype) - centre
+    rc = r.to(dtype)
+    centre = rc.mean(dim=0)
+    rc = rc - centre
     r_sq = rc.square().sum(dim=1)
     n_cand = min(r.shape[0], k + _RERANK_MARGIN)
 
@@ -161,8 +167,9 @@ def nn_distance_comparison(generated, train, heldout, *, batch_size: int = 256) 
     h = _as_matrix(heldout, "heldout")
     _same_dim(g, "generated", t, "train")
     _same_dim(h, "heldout", t, "train")
-    dg = nearest_neighbours(g, t, 1, batch_size)[0][:, 0].numpy()
-    dh = nearest_neighbours(h, t, 1, batch_size)[0][:, 0].numpy()
+    _positive_int(batch_size, "batch_size")
+    dg = _knn(g, t, 1, batch_size)[0][:, 0].numpy()
+    dh = _knn(h, t, 1, batch_size)[0][:, 0].numpy()
     less = mannwhitneyu(dg, dh, alternative="less", method="asymptotic")
     two = mannwhitneyu(dg, dh, alternative="two-sided", method="asymptotic")
     h_q = _quantiles(dh)
@@ -251,6 +258,7 @@ def data_copying_test(
     from sklearn.cluster import KMeans
 
     _positive_int(n_cells, "n_cells")
+    _positive_int(batch_size, "batch_size")
     t = _as_matrix(train, "train", min_rows=max(2, n_cells))
     h = _as_matrix(heldout, "heldout", min_rows=2)
     g = _as_matrix(generated, "generated", min_rows=2)
@@ -276,8 +284,8 @@ def data_copying_test(
         t_c = t[torch.from_numpy(t_lab == c)]
         if h_counts[c] == 0 or g_counts[c] == 0 or t_c.shape[0] == 0:
             continue
-        lp = nearest_neighbours(h[torch.from_numpy(h_lab == c)], t_c, 1, batch_size)[0][:, 0].numpy()
-        lq = nearest_neighbours(g[torch.from_numpy(g_lab == c)], t_c, 1, batch_size)[0][:, 0].numpy()
+        lp = _knn(h[torch.from_numpy(h_lab == c)], t_c, 1, batch_size)[0][:, 0].numpy()
+        lq = _knn(g[torch.from_numpy(g_lab == c)], t_c, 1, batch_size)[0][:, 0].numpy()
         cell_z[c] = _z_mann_whitney(lq, lp)
         if g_counts[c] / m > tau:
             used.append(c)
