@@ -57,6 +57,16 @@ class DataLoaderTrainer(Trainer):
         return x.to(self.info.device), y.to(self.info.device)
 
 
+def time_data_path(trainer: Trainer, steps: int) -> float:
+    """Only the batches: what the data path alone costs per `steps` batches."""
+    start = time.perf_counter()
+    for t in range(steps):
+        x, _ = trainer.real_batch(t)
+    if x.is_cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
 def time_steps(trainer: Trainer, steps: int) -> float:
     for _ in range(3):  # warm-up: allocator, first-call overheads
         trainer.train_step()
@@ -77,18 +87,20 @@ def main() -> None:
     rows = []
     for name in args.recipes:
         cfg = load_config(name)
-        results = {}
+        results, data_only = {}, {}
         for label, cls in (("in-memory", Trainer), ("DataLoader", DataLoaderTrainer)):
             trainer = cls(cfg, info, Path("/tmp/gankit-bench") / name, resume=False)
             if isinstance(trainer, DataLoaderTrainer):
                 trainer.start_loader(args.workers)
             per_epoch = len(trainer.data) // (cfg.train.batch_size * cfg.train.n_dis)
             steps = args.steps or per_epoch
+            data_only[label] = time_data_path(trainer, per_epoch * cfg.train.n_dis)
             seconds = time_steps(trainer, steps)
             results[label] = seconds / steps * per_epoch
             print(f"{name:16s} {label:11s} {steps} steps in {seconds:.1f} s -> "
-                  f"{results[label]:.1f} s/epoch", flush=True)
-        rows.append((name, per_epoch, steps, results["in-memory"], results["DataLoader"]))
+                  f"{results[label]:.1f} s/epoch; batches alone {data_only[label]:.2f} s/epoch", flush=True)
+        rows.append((name, per_epoch, steps, results["in-memory"], results["DataLoader"],
+                     data_only["in-memory"], data_only["DataLoader"]))
     write_report(args, info, rows)
 
 
@@ -102,12 +114,16 @@ def write_report(args, info, rows) -> None:
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"device {info.device}, torch {torch.__version__}. DataLoader workers: {args.workers}.",
         "",
-        "| recipe | steps per epoch | steps timed | in-memory (s/epoch) | DataLoader (s/epoch) | speed-up |",
-        "|---|---|---|---|---|---|",
+        "| recipe | steps per epoch | steps timed | in-memory (s/epoch) | DataLoader (s/epoch) | speed-up "
+        "| batches alone, in-memory (s/epoch) | batches alone, DataLoader (s/epoch) | speed-up |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, per_epoch, steps, fast, slow in rows:
-        lines.append(f"| {name} | {per_epoch} | {steps} | {fast:.1f} | {slow:.1f} | {slow / fast:.2f}x |")
-    lines += ["", "Steps timed < steps per epoch means the epoch time is extrapolated from the timed steps.", ""]
+    for name, per_epoch, steps, fast, slow, data_fast, data_slow in rows:
+        lines.append(f"| {name} | {per_epoch} | {steps} | {fast:.1f} | {slow:.1f} | {slow / fast:.2f}x "
+                     f"| {data_fast:.3f} | {data_slow:.3f} | {data_slow / data_fast:.0f}x |")
+    lines += ["", "Steps timed < steps per epoch means the epoch time is extrapolated from the timed steps. "
+              "'Batches alone' draws one epoch of real batches (n_dis per step) with no training: "
+              "the cost of the data path itself.", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print(f"wrote {args.out}")

@@ -20,7 +20,8 @@ def test_every_recipe_loads_and_has_a_description():
 def test_gan2014_recipe_has_the_paper_setup():
     cfg = load_config("gan2014_mnist")
     assert (cfg.model.arch, cfg.train.optimizer, cfg.train.batch_size) == ("mlp2014", "sgd", 100)
-    assert (cfg.train.lr_d, cfg.train.momentum, cfg.train.momentum_final) == (0.1, 0.5, 0.7)
+    assert (cfg.train.lr_g, cfg.train.lr_d) == (0.1, 0.05)  # the paper's D cost is halved
+    assert (cfg.train.momentum, cfg.train.momentum_final) == (0.5, 0.7)
     assert cfg.data.limit == 50000
 
 

@@ -76,6 +76,12 @@ class MLP2014Discriminator(Discriminator):
 
     Dropout as in the released config: input include-probability 0.8 (p=0.2), hidden
     include-probability 0.5; `dropout` overrides the hidden rate. Weights U(-0.005, 0.005).
+
+    The paper's nets worked on pixels in [0, 1]; gankit's data are in [-1, 1], so D maps
+    its input back to [0, 1] first. With G's 2*sigmoid-1 output, D(G(z)) is then exactly
+    the paper's composition, and the SGD dynamics match: on [-1, 1] inputs the first
+    layer's gradients are several times larger (the background pixels become -1, not 0),
+    and the paper's lr of 0.1 diverges.
     """
 
     def __init__(
@@ -105,7 +111,7 @@ class MLP2014Discriminator(Discriminator):
             add_spectral_norm(self)
 
     def features(self, x: Tensor) -> Tensor:
-        return self.body(x)
+        return self.body((x + 1) / 2)
 
 
 def _default_mlp_width(sample_shape: tuple[int, ...]) -> int:
