@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gankit.metrics.inputs import as_matrix
+
 __all__ = [
     "CopyingResult",
     "data_copying_test",
@@ -37,20 +39,6 @@ _QUANTILES = (5, 25, 50, 75, 95)
 # Extra candidates kept by the float32 search and re-ranked with exact distances.
 _RERANK_MARGIN = 8
 
-
-def _as_matrix(x, name: str, min_rows: int = 1) -> torch.Tensor:
-    x = torch.as_tensor(x)
-    if x.ndim < 2:
-        raise ValueError(f"{name}: expected a batch of shape (N, D) or (N, C, H, W), "
-                         f"got shape {tuple(x.shape)}")
-    if x.shape[0] < min_rows:
-        raise ValueError(f"{name}: needs at least {min_rows} rows, got {x.shape[0]}")
-    if not x.is_floating_point():
-        x = x.float()
-    x = x.detach().reshape(x.shape[0], -1)
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return x
 
 
 def _same_dim(x: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
@@ -86,8 +74,8 @@ def nearest_neighbours(
     the order is exact unless float32 rounding pushed a true neighbour out of the
     candidate list (a gap far below anything visible in images).
     """
-    q = _as_matrix(queries, "queries")
-    r = _as_matrix(refs, "refs")
+    q = as_matrix(queries, "queries")
+    r = as_matrix(refs, "refs")
     _same_dim(q, "queries", r, "refs")
     _positive_int(k, "k")
     if k > r.shape[0]:
@@ -162,9 +150,9 @@ def nn_distance_comparison(generated, train, heldout, *, batch_size: int = 256) 
     """
     from scipy.stats import mannwhitneyu
 
-    g = _as_matrix(generated, "generated")
-    t = _as_matrix(train, "train")
-    h = _as_matrix(heldout, "heldout")
+    g = as_matrix(generated, "generated")
+    t = as_matrix(train, "train")
+    h = as_matrix(heldout, "heldout")
     _same_dim(g, "generated", t, "train")
     _same_dim(h, "heldout", t, "train")
     _positive_int(batch_size, "batch_size")
@@ -259,9 +247,9 @@ def data_copying_test(
 
     _positive_int(n_cells, "n_cells")
     _positive_int(batch_size, "batch_size")
-    t = _as_matrix(train, "train", min_rows=max(2, n_cells))
-    h = _as_matrix(heldout, "heldout", min_rows=2)
-    g = _as_matrix(generated, "generated", min_rows=2)
+    t = as_matrix(train, "train", min_rows=max(2, n_cells))
+    h = as_matrix(heldout, "heldout", min_rows=2)
+    g = as_matrix(generated, "generated", min_rows=2)
     _same_dim(h, "heldout", t, "train")
     _same_dim(g, "generated", t, "train")
     m, n = g.shape[0], h.shape[0]
@@ -355,8 +343,8 @@ def nearest_neighbour_grid(
         if generated_features is None or train_features is None:
             raise ValueError("generated_features: pixel=False needs generated_features and "
                              "train_features")
-        gf = _as_matrix(generated_features, "generated_features")
-        tf = _as_matrix(train_features, "train_features")
+        gf = as_matrix(generated_features, "generated_features")
+        tf = as_matrix(train_features, "train_features")
         if gf.shape[0] != gen.shape[0]:
             raise ValueError(f"generated_features: {gf.shape[0]} rows for {gen.shape[0]} images")
         if tf.shape[0] != tr.shape[0]:

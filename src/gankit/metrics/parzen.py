@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gankit.metrics.inputs import as_matrix
+
 __all__ = [
     "DEFAULT_SIGMAS",
     "ParzenResult",
@@ -61,21 +63,6 @@ class ParzenResult:
     std_error: float
     sigma_table: dict[float, float]
 
-
-def _as_matrix(x, name: str) -> torch.Tensor:
-    """(N, ...) -> floating (N, D); a 1-D tensor is refused (is it N points or one?)."""
-    x = torch.as_tensor(x)
-    if x.ndim < 2:
-        raise ValueError(f"{name}: expected a batch of shape (N, D) or (N, C, H, W), "
-                         f"got shape {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name}: empty (no rows)")
-    if not x.is_floating_point():
-        x = x.float()
-    x = x.detach().reshape(x.shape[0], -1)
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return x
 
 
 def _check_sigmas(sigmas: Sequence[float], name: str = "sigmas") -> list[float]:
@@ -151,8 +138,8 @@ def _normalise(log_sums: torch.Tensor, sigmas: list[float], n: int, d: int) -> t
 
 def _log_likelihoods(samples, data, sigmas, batch_size, sample_batch_size, progress=False,
                      data_name="data") -> torch.Tensor:
-    samples = _as_matrix(samples, "samples")
-    data = _as_matrix(data, data_name)
+    samples = as_matrix(samples, "samples")
+    data = as_matrix(data, data_name)
     if data.shape[1] != samples.shape[1]:
         raise ValueError(f"{data_name}: dimension {data.shape[1]} does not match samples' "
                          f"dimension {samples.shape[1]}")
