@@ -10,11 +10,20 @@ from safetensors.torch import load_file
 from gankit.checkpoint import list_checkpoints
 
 
-def test_two_processes_end_with_identical_weights(tmp_path):
+def _launch(out: Path) -> subprocess.CompletedProcess:
     worker = Path(__file__).with_name("ddp_worker.py")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(worker), str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+           str(worker), str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_two_processes_end_with_identical_weights(tmp_path):
+    proc = _launch(tmp_path)
+    if "terminate called without an active exception" in proc.stderr:
+        # gloo's C++ teardown can abort under load (seen once in CI, never locally);
+        # that is torch's race, not a training result, so launch once more
+        tmp_path = tmp_path / "retry"
+        proc = _launch(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rank0, rank1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
     assert rank0.keys() == rank1.keys()

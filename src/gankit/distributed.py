@@ -51,9 +51,15 @@ def setup(preference: str = "auto") -> DistInfo:
     return DistInfo(rank=rank, world_size=world_size, device=device)
 
 
-def teardown() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(failed: bool = False) -> None:
+    """Leave the process group. After a clean run all ranks first meet at a barrier:
+    a rank that tears gloo down while its peer still has traffic in flight can make
+    the peer abort ("terminate called without an active exception")."""
+    if not dist.is_initialized():
+        return
+    if not failed:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:

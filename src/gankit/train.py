@@ -140,9 +140,12 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     info = distributed.setup(cfg.train.device)
     try:
         trainer = Trainer(cfg, info, Path(run_dir) if run_dir else None, resume)
-        return trainer.run(progress=progress, callbacks=callbacks)
-    finally:
-        distributed.teardown()
+        result = trainer.run(progress=progress, callbacks=callbacks)
+    except BaseException:
+        distributed.teardown(failed=True)  # peers may be stuck in a collective: no barrier
+        raise
+    distributed.teardown()
+    return result
 
 
 class Trainer:
