@@ -206,6 +206,16 @@ def report(
     console.print(f"wrote [cyan]{render_report(run_dir, output)}")
 
 
+def _register_capabilities() -> None:
+    """Each capability keeps its commands in its own module (cli_*.py) to keep this file thin."""
+    from gankit import cli_attacks, cli_semisup, cli_synth
+    for module in (cli_semisup, cli_attacks, cli_synth):
+        module.register(app)
+
+
+_register_capabilities()
+
+
 def main() -> None:
     try:
         app()
