@@ -36,6 +36,8 @@ def test_gan2014_recipe_has_the_paper_setup():
     ("model.arch=vit", "model.arch: unknown architecture 'vit'"),
     ("data.name=imagenet", "data.name: unknown dataset 'imagenet'"),
     ("train.betas=[0.5]", "train.betas: expected a list of 2"),
+    ("train.lr_g=fast", "train.lr_g: expected float"),
+    ("train.update=both", "train.update: expected one of"),
     ("train.ema=1.5", "train.ema: must be in [0, 1)"),
     ("model.spectral_norm=3", "model.spectral_norm: expected bool"),
     ("train.device=tpu", "train.device"),
@@ -52,6 +54,8 @@ def test_overrides_are_parsed_as_yaml_and_ints_widen_to_float():
     assert cfg.train.lr_g == 1.0 and isinstance(cfg.train.lr_g, float)
     assert cfg.train.betas == (0.0, 0.9)
     assert cfg.model.spectral_norm is True
+    # YAML 1.1 reads "1e-4" as a string; a float field still takes it
+    assert load_config("dcgan_mnist", ["train.lr_d=1e-4"]).train.lr_d == 1e-4
 
 
 def test_unknown_recipe_and_missing_file(tmp_path):

@@ -57,11 +57,14 @@ def weights(result):
 
 
 @pytest.mark.parametrize("overrides", [
-    # DCGAN with BatchNorm, Adam and EMA
-    ("train.ema=0.9", "train.ema_start=3"),
+    # DCGAN with BatchNorm, Adam and EMA, scored by FID every 4 steps
+    ("train.ema=0.9", "train.ema_start=3", "train.eval_every=4", "train.eval_samples=100"),
     # the 2014 MLP with dropout, SGD, exponential lr decay and a momentum ramp
     ("model.arch=mlp2014", "train.optimizer=sgd", "train.lr_g=0.05", "train.lr_d=0.05",
      "train.lr_schedule=exponential", "train.lr_decay=1.01", "train.momentum_final=0.7",
+     "train.momentum_ramp_steps=10"),
+    # the same with the 2014 code's simultaneous update
+    ("model.arch=mlp2014", "train.optimizer=sgd", "train.update=simultaneous", "train.momentum_final=0.7",
      "train.momentum_ramp_steps=10"),
 ])
 def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, overrides):
@@ -78,6 +81,9 @@ def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, override
         assert torch.equal(a[key], b[key]), key
     steps = [json.loads(l)["step"] for l in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 15))  # the log was rolled back to the checkpoint, then continued
+    if "train.eval_every=4" in overrides:  # so was the FID log, and it matches the uninterrupted one
+        evals = [(tmp_path / r / "evals.jsonl").read_text() for r in ("whole", "killed")]
+        assert evals[0] == evals[1] and len(evals[0].splitlines()) == 4  # steps 4, 8, 12, 14
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -113,6 +119,7 @@ def test_sigint_stops_after_the_step_and_saves(tmp_path):
     ("train.loss=minimax", "model.conditional=ac"),
     ("train.loss=nonsat", "model.conditional=projection"),
     ("train.precision=bf16",),
+    ("train.update=simultaneous", "model.conditional=ac", "train.gp_weight=1"),
 ])
 def test_each_objective_and_conditioning_trains(tmp_path, overrides):
     if "model.arch=resnet" in overrides:
@@ -126,6 +133,20 @@ def test_each_objective_and_conditioning_trains(tmp_path, overrides):
     if "model.conditional=ac" in overrides:
         assert "d_ac" in row and "g_ac" in row
     assert result.step == 4
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_simultaneous_update_judges_g_by_the_d_of_the_same_step(tmp_path, update):
+    def one_step(lr_d):
+        cfg = tiny("train.steps=1", f"train.update={update}", f"train.lr_d={lr_d}", "train.optimizer=sgd",
+                   "model.arch=mlp2014")
+        return train(cfg, run_dir=tmp_path / f"lr{lr_d}", progress=False).generator.state_dict()
+
+    slow, fast = one_step(1e-6), one_step(0.5)
+    same = all(torch.equal(slow[k], fast[k]) for k in slow)
+    # simultaneous: G's gradient is taken before D moves, so D's step size cannot matter;
+    # alternating: G follows the D that just stepped
+    assert same == (update == "simultaneous")
 
 
 def test_toy_ring_draws_a_scatter_plot(tmp_path):
@@ -160,3 +181,26 @@ def test_schedules():
     assert scheduled_momentum(t, 0) == 0.5
     assert scheduled_momentum(t, 62500) == pytest.approx(0.6)
     assert scheduled_momentum(t, 10**6) == pytest.approx(0.7)
+
+
+def test_fid_during_training_logs_and_keeps_the_best_generator(tmp_path):
+    from gankit.sampling import load_generator
+    from gankit.tracking import best_record
+    cfg = tiny("train.steps=6", "train.eval_every=2", "train.eval_samples=100", "train.ckpt_every=6")
+    train(cfg, run_dir=tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    evals = [json.loads(l) for l in (run / "evals.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in evals] == [2, 4, 6]
+    assert all(r["fid"] > 0 for r in evals)
+    best = min(evals, key=lambda r: r["fid"])
+    record = best_record(run)
+    assert (record["step"], record["fid"]) == (best["step"], best["fid"])
+    assert load_generator(run / "best").step == best["step"]
+    assert (run / "fid_curve.png").is_file()
+
+
+def test_fid_during_training_needs_a_backbone(tmp_path):
+    from gankit.errors import ConfigError
+    cfg = load_config("toy_ring", ["train.steps=2", "train.eval_every=1"])
+    with pytest.raises(ConfigError, match="train.eval_every"):
+        train(cfg, run_dir=tmp_path / "run", progress=False)

@@ -126,6 +126,7 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None
     """Summarise a run: config, progress, last metrics, checkpoints, samples."""
     from gankit.checkpoint import list_checkpoints
     from gankit.runs import read_run_config
+    from gankit.tracking import best_record
     from gankit.viz import read_metrics
 
     cfg = read_run_config(run_dir)
@@ -142,6 +143,10 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None
         console.print("last metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
     ckpts = list_checkpoints(run_dir / "checkpoints")
     console.print(f"checkpoints: {', '.join(p.stem for p in ckpts) or 'none'}")
+    best = best_record(run_dir)
+    if best:
+        console.print(f"best by FID: step {best['step']}, FID {best['fid']:.3g} on {best['eval_samples']} "
+                      f"samples: [cyan]{run_dir / 'best'}")
     samples = sorted((run_dir / "samples").glob("*.png"))
     if samples:
         console.print(f"latest sample grid: [cyan]{samples[-1]}")

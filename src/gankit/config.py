@@ -72,6 +72,8 @@ class TrainConfig:
     steps: int = 2000                    # generator updates
     batch_size: int = 64                 # global batch (split across DDP ranks)
     n_dis: int = 1                       # discriminator updates per generator update
+    update: Literal["alternating", "simultaneous"] = "alternating"  # simultaneous: both players
+                                         # step on gradients from one forward pass (the 2014 code)
     optimizer: Literal["adam", "sgd"] = "adam"
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -95,6 +97,8 @@ class TrainConfig:
     ckpt_every: int = 1000
     keep_ckpts: int = 3
     n_samples: int = 64                  # images in the sample grid
+    eval_every: int = 0                  # FID on the domain backbone every N steps, best kept in RUN/best
+    eval_samples: int = 2000             # samples (and real test images) per training-time FID
     out_dir: str = "runs"
 
     def check(self) -> list[str]:
@@ -104,7 +108,10 @@ class TrainConfig:
             errors.append(f"train.loss: unknown objective {self.loss!r}; choose one of {sorted(OBJECTIVES)}")
         errors += _positive(self, "train", ["steps", "batch_size", "n_dis", "lr_g", "lr_d", "log_every",
                                             "sample_every", "ckpt_every", "keep_ckpts", "n_samples", "lr_decay"])
-        for key in ("gp_weight", "r1_weight", "ac_weight", "lr_min", "momentum_ramp_steps", "ema_start"):
+        if self.eval_samples < 100:
+            errors.append(f"train.eval_samples: FID needs at least 100 samples, got {self.eval_samples}")
+        for key in ("gp_weight", "r1_weight", "ac_weight", "lr_min", "momentum_ramp_steps", "ema_start",
+                    "eval_every"):
             if getattr(self, key) < 0:
                 errors.append(f"train.{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("ema", "momentum"):
@@ -112,6 +119,8 @@ class TrainConfig:
                 errors.append(f"train.{key}: must be in [0, 1), got {getattr(self, key)}")
         if not all(0 <= b < 1 for b in self.betas):
             errors.append(f"train.betas: each must be in [0, 1), got {list(self.betas)}")
+        if self.update == "simultaneous" and self.n_dis != 1:
+            errors.append(f"train.n_dis: simultaneous updates take one D step per G step, got {self.n_dis}")
         if self.device not in ("auto", "cpu", "mps") and not self.device.startswith("cuda"):
             errors.append(f"train.device: expected auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
         return errors
@@ -165,6 +174,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return tuple(_coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, args)))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-4 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if tp is int and isinstance(value, bool) or not isinstance(value, tp):
         raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r} ({type(value).__name__})")
     return value

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-import torch.nn.functional as F
 from rich.console import Console
 
 from gankit import __version__
@@ -226,15 +225,11 @@ class _Evaluation:
         return _subset_rows(len(self.train), self.n, self.seed, exclude)
 
     def features(self, model, images: torch.Tensor, what: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Backbone features and probabilities, resized to the backbone's input size, in batches."""
-        size = getattr(model, "image_size", images.shape[-1])
+        """Backbone features and probabilities (extract resizes to the backbone's input), in batches."""
         feats, probs = [], []
         with self.status(f"backbone features of {len(images)} {what}"):
             for i in range(0, len(images), BATCH):
-                x = _unit(images[i:i + BATCH]).to(self.device)
-                if x.shape[-1] != size or x.shape[-2] != size:
-                    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-                f, p = extract(model, x)
+                f, p = extract(model, _unit(images[i:i + BATCH]).to(self.device))
                 feats.append(f.float())
                 probs.append(p.float())
         return torch.cat(feats), torch.cat(probs)

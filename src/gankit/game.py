@@ -1,6 +1,6 @@
 """The two players, their objective and penalties: what each phase of a step computes.
 
-The loop in train.py only calls ``d_phase`` and ``g_phase``; everything that varies
+The loop in train.py only calls ``d_phase`` and ``g_phase`` (or ``joint_phase``); everything that varies
 between GAN recipes (objective, penalties, conditioning) lives here, looked up by
 name, with no branch on the recipe in the loop.
 """
@@ -65,10 +65,16 @@ class GANGame:
 
     def d_phase(self, real: Tensor, y: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         """Discriminator loss on a real batch and a fresh fake batch (fakes share the real labels)."""
-        t = self.cfg.train
         y = y if self.num_classes else None
         with torch.no_grad(), self.autocast():
             fake = self.G(self.noise(real.shape[0]), y).float()
+        loss, stats, _ = self._d_loss(real, y, fake)
+        return loss, stats
+
+    def _d_loss(self, real: Tensor, y: Tensor | None, fake: Tensor
+                ) -> tuple[Tensor, dict[str, Tensor], tuple[Tensor, Tensor | None]]:
+        """D's loss, its stats, and D's outputs on ``fake`` (for the simultaneous update)."""
+        t = self.cfg.train
         if t.r1_weight:
             real = real.detach().requires_grad_(True)
         with self.autocast():
@@ -82,7 +88,7 @@ class GANGame:
             loss = loss + t.ac_weight * ac
             stats["d_ac"] = ac.detach()
         if t.gp_weight:
-            gp = losses.gradient_penalty(lambda x: _split(self.D(x, y))[0].float(), real, fake)
+            gp = losses.gradient_penalty(lambda x: _split(self.D(x, y))[0].float(), real, fake.detach())
             loss = loss + t.gp_weight * gp
             stats["gp"] = gp.detach()
         if t.r1_weight:
@@ -91,13 +97,28 @@ class GANGame:
             stats["r1"] = r1.detach()
         stats["d_real"] = torch.sigmoid(real_logits.detach()).mean()
         stats["d_fake"] = torch.sigmoid(fake_logits.detach()).mean()
-        return loss, stats
+        return loss, stats, (fake_logits, fake_cls)
+
+    def joint_phase(self, real: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """Both losses from one forward pass, as the 2014 code (AdversaryCost2) computed them:
+        G is judged on the very batch, noise and dropout masks that D is trained on, by the
+        D of this step, not the one after D's update."""
+        y = y if self.num_classes else None
+        with self.autocast():
+            fake = self.G(self.noise(real.shape[0]), y).float()
+        d_loss, stats, (fake_logits, fake_cls) = self._d_loss(real, y, fake)
+        g_loss, g_stats = self._g_loss(fake_logits, fake_cls, y)
+        return d_loss, g_loss, {**stats, **g_stats}
 
     def g_phase(self, batch_size: int) -> tuple[Tensor, dict[str, Tensor]]:
         """Generator loss on a fresh fake batch, judged by the current discriminator."""
         y = self.labels(batch_size)
         with self.autocast():
             fake_logits, fake_cls = _split(self.D(self.G(self.noise(batch_size), y), y))
+        return self._g_loss(fake_logits, fake_cls, y)
+
+    def _g_loss(self, fake_logits: Tensor, fake_cls: Tensor | None, y: Tensor | None
+                ) -> tuple[Tensor, dict[str, Tensor]]:
         loss = self.objective.g_loss(fake_logits.float())
         stats = {}
         if fake_cls is not None:

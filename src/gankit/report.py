@@ -220,6 +220,9 @@ def _training(run_dir: Path) -> str:
     parts = ["<h2>Training</h2>"]
     if (run_dir / "loss_curve.png").is_file():
         parts.append(_figure(run_dir / "loss_curve.png", "losses and mean D outputs, smoothed"))
+    if (run_dir / "fid_curve.png").is_file():
+        parts.append(_figure(run_dir / "fid_curve.png", "FID during training (train.eval_every); "
+                             "the starred checkpoint is kept in best/"))
     grids = sorted((run_dir / "samples").glob("step_*.png")) if (run_dir / "samples").is_dir() else []
     if grids:
         latest, earlier = grids[-1], grids[:-1]

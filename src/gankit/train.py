@@ -140,6 +140,9 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
     info = distributed.setup(cfg.train.device)
     try:
         trainer = Trainer(cfg, info, Path(run_dir) if run_dir else None, resume)
+        if cfg.train.eval_every:
+            from gankit.tracking import FIDTracker
+            callbacks = [*callbacks, FIDTracker(trainer)]
         result = trainer.run(progress=progress, callbacks=callbacks)
     except BaseException:
         distributed.teardown(failed=True)  # peers may be stuck in a collective: no barrier
@@ -207,9 +210,12 @@ class Trainer:
                                        f"{self._last_good()}")
         return checkpoint.save_checkpoint(
             self.ckpt_dir, self.step, modules=self._modules(), optimizers=self._optimizers(),
-            meta={"config": self.cfg.to_dict(), "sample_shape": list(self.data.sample_shape),
-                  "num_classes": self.data.num_classes, "class_names": self.data.class_names},
-            keep=self.cfg.train.keep_ckpts)
+            meta=self.checkpoint_meta(), keep=self.cfg.train.keep_ckpts)
+
+    def checkpoint_meta(self) -> dict:
+        """What a checkpoint needs besides tensors to rebuild the players."""
+        return {"config": self.cfg.to_dict(), "sample_shape": list(self.data.sample_shape),
+                "num_classes": self.data.num_classes, "class_names": self.data.class_names}
 
     def _last_good(self) -> str:
         found = checkpoint.list_checkpoints(self.ckpt_dir)
@@ -218,6 +224,10 @@ class Trainer:
     def _update(self, loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer) -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        return self._step(model, opt)
+
+    def _step(self, model: nn.Module, opt: torch.optim.Optimizer) -> torch.Tensor:
+        """Average the gradients over ranks, note their norm, take the optimizer step."""
         params = [p for p in model.parameters() if p.grad is not None]
         distributed.average_gradients(params, self.info.world_size)
         norm = torch.nn.utils.get_total_norm([p.grad for p in params])
@@ -238,18 +248,35 @@ class Trainer:
                 group["lr"] = scheduled_lr(t, base_lr, s)
                 if t.optimizer == "sgd":
                     group["momentum"] = scheduled_momentum(t, s)
-        for j in range(t.n_dis):
-            real, y = self.real_batch(s * t.n_dis + j)
-            d_loss, stats = self.game.d_phase(real, y)
-            stats["d_grad_norm"] = self._update(d_loss, self.D, self.opt_d)
-        self.D.requires_grad_(False)  # G's update needs gradients through D, not for D
-        g_loss, g_stats = self.game.g_phase(self.sampler.local)
-        stats["g_grad_norm"] = self._update(g_loss, self.G, self.opt_g)
-        self.D.requires_grad_(True)
+        if t.update == "simultaneous":
+            d_loss, g_loss, stats = self._simultaneous_step(s)
+        else:
+            for j in range(t.n_dis):
+                real, y = self.real_batch(s * t.n_dis + j)
+                d_loss, stats = self.game.d_phase(real, y)
+                stats["d_grad_norm"] = self._update(d_loss, self.D, self.opt_d)
+            self.D.requires_grad_(False)  # G's update needs gradients through D, not for D
+            g_loss, g_stats = self.game.g_phase(self.sampler.local)
+            stats.update(g_stats, g_grad_norm=self._update(g_loss, self.G, self.opt_g))
+            self.D.requires_grad_(True)
         if self.ema:
             self.ema.update(self.G, s)
         self.step += 1
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **stats, **g_stats}
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **stats}
+
+    def _simultaneous_step(self, s: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Both players step on gradients taken at the same point (the 2014 code's update)."""
+        d_loss, g_loss, stats = self.game.joint_phase(*self.real_batch(s))
+        for loss, model, opt in ((d_loss, self.D, self.opt_d), (g_loss, self.G, self.opt_g)):
+            opt.zero_grad(set_to_none=True)
+            params = [p for p in model.parameters() if p.requires_grad]
+            # autograd.grad fills only this player's gradients: D's loss must not move G
+            grads = torch.autograd.grad(loss, params, retain_graph=model is self.D, allow_unused=True)
+            for p, g in zip(params, grads):
+                p.grad = g
+        stats["d_grad_norm"] = self._step(self.D, self.opt_d)
+        stats["g_grad_norm"] = self._step(self.G, self.opt_g)
+        return d_loss, g_loss, stats
 
     def sample_generator(self) -> nn.Module:
         return self.ema.model if self.ema else self.G

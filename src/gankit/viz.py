@@ -116,3 +116,23 @@ def save_loss_curve(metrics_path: Path, path: Path) -> None:
     bottom.set_xlabel("generator step")
     bottom.legend(fontsize=8)
     atomic_write_bytes(Path(path), _figure_png(fig))
+
+
+def save_fid_curve(evals_path: Path, path: Path) -> None:
+    """FID over training steps (log scale), the best one starred."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = read_metrics(evals_path)
+    if not rows:
+        return
+    steps, scores = np.array([r["step"] for r in rows]), np.array([r["fid"] for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(steps, scores, marker="o", ms=3)
+    best = int(scores.argmin())
+    ax.plot(steps[best], scores[best], "r*", ms=12, label=f"best: {scores[best]:.2f} at step {steps[best]}")
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("FID (domain backbone)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    atomic_write_bytes(Path(path), _figure_png(fig))

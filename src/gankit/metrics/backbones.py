@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import GankitError
@@ -130,9 +131,9 @@ def _unknown(dataset: str, available: list[str]) -> GankitError:
     have = ", ".join(available) if available else "none (no weights files found)"
     return GankitError(
         f"no feature backbone for dataset {dataset!r}; backbones ship for: {have}. "
-        f"Natural-image datasets (cifar10, image folders) need an Inception-style backbone whose "
-        f"weights gankit cannot ship; loading a user-provided weights file for it is future work "
-        f"and not available yet.")
+        f"Natural-image datasets (cifar10, image folders) are measured with the FID Inception-v3, "
+        f"load_backbone('inception'), from a weights file you download once (gankit cannot ship it; "
+        f"see docs/inception.md); `gankit evaluate` does not pick it for them yet (future work).")
 
 
 def load_backbone(dataset: str, device: str | torch.device = "cpu",
@@ -143,6 +144,9 @@ def load_backbone(dataset: str, device: str | torch.device = "cpu",
     weights shipped in the package) and checks the tensor file against the
     SHA-256 recorded in the JSON.
     """
+    if dataset == "inception":  # natural images; weights_dir: the weights file or its folder
+        from gankit.metrics.inception import load_inception
+        return load_inception(weights_dir, device)
     folder = WEIGHTS_DIR if weights_dir is None else Path(weights_dir)
     if dataset not in KNOWN:
         raise _unknown(dataset, _shipped(folder))
@@ -206,6 +210,9 @@ def extract(model: DomainClassifier, images: Tensor, batch_size: int = 500) -> t
         for start in range(0, images.shape[0], batch_size):
             x = images[start:start + batch_size].to(device)
             x = x.float() / 127.5 - 1.0 if scale else x.float()
+            if x.shape[-2:] != (model.image_size, model.image_size):  # e.g. a 32x32 DCGAN on MNIST
+                x = F.interpolate(x, size=(model.image_size,) * 2, mode="bilinear", antialias=True,
+                                  align_corners=False)
             f = model.features(x)
             feats.append(f)
             probs.append(model.head(f).softmax(dim=1))

@@ -1,0 +1,105 @@
+"""FID while training: score the generator every ``train.eval_every`` steps, keep the best.
+
+GAN losses say little about sample quality, and the last checkpoint is often not the
+best one (late collapse, oscillation). With ``train.eval_every=N`` the loop calls a
+:class:`FIDTracker` after every N-th step. It draws ``train.eval_samples`` samples
+from fixed noise (so the numbers are comparable over time), computes the FID on the
+dataset's domain backbone against as many images of the real *test* split, appends
+``{"step", "fid"}`` to RUN/evals.jsonl, redraws RUN/fid_curve.png, and saves the
+generator with the lowest FID so far to RUN/best/ (a normal checkpoint: ``gankit
+sample RUN/best`` and ``gankit evaluate RUN/best`` work on it).
+
+It is a fast progress signal, not the final measurement: use ``gankit evaluate`` on
+the chosen checkpoint for the full table with floors (choosing a checkpoint by its
+test-split FID makes that FID slightly optimistic; the floor and the other metrics
+are unaffected).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from gankit import checkpoint
+from gankit.data import load_dataset
+from gankit.errors import ConfigError
+from gankit.metrics.backbones import BACKBONES, extract, load_backbone
+from gankit.metrics.quality import fid
+from gankit.runs import MetricsLog
+from gankit.viz import read_metrics, save_fid_curve
+
+if TYPE_CHECKING:
+    from gankit.train import Trainer
+
+EVAL_SEED = 2024      # the fixed noise the generator is scored on
+BATCH = 500
+
+
+class FIDTracker:
+    """A training callback (``callback(step, trainer)``); build it with the trainer it watches."""
+
+    def __init__(self, trainer: "Trainer"):
+        cfg, d, t = trainer.cfg, trainer.cfg.data, trainer.cfg.train
+        if d.name not in BACKBONES:
+            raise ConfigError(f"train.eval_every: FID during training needs a domain backbone, and none "
+                              f"ships for {d.name!r} (available: {', '.join(BACKBONES)}); "
+                              f"set train.eval_every=0")
+        self.every, self.last_step = t.eval_every, t.steps
+        self.is_main = trainer.info.is_main
+        self.device = trainer.info.device
+        self.backbone = load_backbone(d.name, self.device)
+        if self.backbone.in_channels != trainer.data.sample_shape[0]:
+            raise ConfigError(f"train.eval_every: the {d.name} backbone reads {self.backbone.in_channels}-"
+                              f"channel images; this run makes {trainer.data.sample_shape[0]}-channel ones")
+        test = load_dataset(d.name, root=d.root, split="test", image_size=d.image_size, channels=d.channels)
+        g = torch.Generator().manual_seed(EVAL_SEED)
+        rows = torch.randperm(len(test), generator=g)[:t.eval_samples]
+        self.real_feats = self._features(test.x[rows])
+        self.z = trainer.game.noise(len(rows), g)
+        k = trainer.game.num_classes
+        self.y = torch.arange(len(rows), device=self.device) % k if k else None
+        self.run_dir = trainer.run_dir
+        self.log_path = self.run_dir / "evals.jsonl"
+        resumed = trainer.step > 0
+        if self.is_main:  # on resume, forget evaluations past the checkpoint, like metrics.jsonl
+            self.log = MetricsLog(self.log_path, trainer.step if resumed else None)
+        past = [r["fid"] for r in read_metrics(self.log_path)] if resumed else []
+        self.best = min(past, default=math.inf)
+
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images
+        return torch.cat([extract(self.backbone, x[i:i + BATCH].to(self.device))[0]
+                          for i in range(0, len(x), BATCH)]).cpu()
+
+    def __call__(self, step: int, trainer: "Trainer") -> None:
+        if step % self.every and step != self.last_step:
+            return
+        if not self.is_main:  # scoring is rank 0's job; the others go on training
+            return
+        G = trainer.sample_generator()
+        fake = torch.cat([trainer.game.generate(G, self.z[i:i + BATCH], None if self.y is None
+                                                else self.y[i:i + BATCH]).clamp(-1, 1)
+                          for i in range(0, len(self.z), BATCH)])
+        score = fid(self.real_feats, self._features(fake))
+        self.log.append([{"step": step, "fid": score}])
+        if score < self.best:
+            self.best = score
+            self._save_best(step, score, trainer)
+        save_fid_curve(self.log_path, self.run_dir / "fid_curve.png")
+
+    def _save_best(self, step: int, score: float, trainer: "Trainer") -> None:
+        # Rank 0's own copy: BatchNorm statistics are not averaged over ranks here (that needs
+        # every rank, and the others are not scoring).
+        checkpoint.save_checkpoint(
+            self.run_dir / "best", step, modules=trainer._modules(), optimizers={},
+            meta={**trainer.checkpoint_meta(), "fid": score, "eval_samples": len(self.z)}, keep=1)
+
+
+def best_record(run_dir: Path) -> dict | None:
+    """The JSON record of RUN/best's checkpoint, or None."""
+    found = checkpoint.list_checkpoints(Path(run_dir) / "best")
+    return json.loads(found[-1].read_text()) if found else None
