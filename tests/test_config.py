@@ -23,6 +23,7 @@ def test_gan2014_recipe_has_the_paper_setup():
     assert (cfg.train.lr_g, cfg.train.lr_d) == (0.1, 0.05)  # the paper's D cost is halved
     assert (cfg.train.momentum, cfg.train.momentum_final) == (0.5, 0.7)
     assert cfg.data.limit == 50000
+    assert cfg.train.update == "simultaneous"  # AdversaryCost2's one-pass update
 
 
 @pytest.mark.parametrize("override, message", [
