@@ -12,7 +12,7 @@ Parzen-window log-likelihood of the 2014 protocol (the paper's Table 1: 225 +- 2
 Work is resumable: a finished training (its final checkpoint exists) is not redone,
 and an evaluation already in metrics.json with the same n is reused, so an
 interrupted benchmark picks up where it stopped. Runs go to ``--runs`` (default
-benchmarks/runs/gan_table); the table to ``--out`` (default docs/results_gans.md).
+benchmarks/runs/gan_table); the table to its section of docs/results.md.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from gankit.checkpoint import list_checkpoints
 from gankit.config import load_config
 from gankit.evaluate import evaluate
 from gankit.train import train
+from results_doc import update_section
 
 # label -> (recipe, extra overrides); the dataset is set per run with data.name
 RECIPES = {
@@ -114,8 +115,9 @@ def write_table(results: list[dict], args, elapsed: float) -> str:
         "",
     ]
     text = "\n".join(lines)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    update_section("gans", text.replace("# GAN recipes", "## GAN recipes", 1))
+    if args.out:
+        Path(args.out).write_text(text)
     (Path(args.runs) / "results.json").write_text(json.dumps(results, indent=1))
     return text
 
@@ -128,7 +130,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="samples per evaluation")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--runs", default="benchmarks/runs/gan_table")
-    parser.add_argument("--out", default="docs/results_gans.md")
+    parser.add_argument("--out", default=None, help="also write the table to this file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
