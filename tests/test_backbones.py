@@ -62,7 +62,7 @@ def test_unknown_dataset_lists_backbones_and_explains_inception():
         load_backbone("cifar10")
     msg = str(info.value)
     assert "'cifar10'" in msg and "mnist, fashion-mnist, digits" in msg
-    assert "Inception" in msg and "future work" in msg
+    assert "Inception" in msg and "docs/inception.md" in msg
 
 
 def test_extract_accepts_uint8_and_float_and_is_batch_size_free():
@@ -77,7 +77,10 @@ def test_extract_accepts_uint8_and_float_and_is_batch_size_free():
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         extract(net, x8.float())  # 0..255 floats: a scaling mistake
     with pytest.raises(ValueError, match="shape"):
-        extract(net, torch.zeros(3, 1, 28, 28))
+        extract(net, torch.zeros(3, 3, 8, 8))  # wrong channel count
+    # other sizes are resized to the backbone's input (a 32x32 DCGAN scored on 8x8 digits)
+    big = torch.nn.functional.interpolate(x8.float() / 127.5 - 1.0, size=(32, 32), mode="bilinear")
+    assert extract(net, big)[0].shape == (50, 128)
     f0, p0 = extract(net, torch.zeros(0, 1, 8, 8))
     assert f0.shape == (0, 128) and p0.shape == (0, 10)
 

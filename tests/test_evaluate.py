@@ -171,3 +171,11 @@ def test_cli_evaluate_prints_metric_value_floor(ring_run):
 def test_help(command):
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Examples" in result.output
+
+
+def test_natural_images_without_inception_weights_say_where_to_get_them(digits_run, monkeypatch, tmp_path):
+    monkeypatch.setattr(ev, "NATURAL_IMAGES", ("digits",))  # pretend: a CIFAR-10 run
+    missing = tmp_path / "nowhere" / "pt_inception.pth"
+    m = ev.evaluate(digits_run / "checkpoints" / "ckpt-0000010.json", n=100, progress=False, inception=missing)
+    assert "quality" not in m
+    assert str(missing) in m["skipped"]["quality"] and "pytorch-fid" in m["skipped"]["quality"]

@@ -159,6 +159,8 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None
 * `gankit evaluate runs/quickstart-20261124-101500 -n 1000` : faster, noisier
 
 * `gankit evaluate RUN/checkpoints/ckpt-0002000.json --no-parzen`
+
+* `gankit evaluate runs/sngan_hinge_cifar10-... --inception ~/pt_inception-2015-12-05-6726825d.pth --device cuda`
 """)
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder or a ckpt-*.json / .safetensors file.")],
@@ -170,6 +172,9 @@ def evaluate(
                                                         "Fashion-MNIST when n >= 1000).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
     progress: Annotated[bool, typer.Option(help="Show what is being computed.")] = True,
+    inception: Annotated[Optional[Path], typer.Option(help="FID Inception-v3 weights for CIFAR-10 (.pth or "
+                                                      ".safetensors, or their folder); default $GANKIT_INCEPTION, "
+                                                      "then DATA_ROOT/inception/ (docs/inception.md).")] = None,
 ) -> None:
     """Measure a generator against held-out real data; write metrics.json and the run's report.html."""
     from rich.markup import escape
@@ -177,7 +182,7 @@ def evaluate(
     from gankit.report import copying_verdict, floor_label, metric_rows
 
     metrics = run_evaluation(checkpoint, n=n, data_root=data_root, seed=seed, device=device, parzen=parzen,
-                             progress=progress)
+                             progress=progress, inception=inception)
     table = Table("metric", "value", floor_label(metrics),
                   title=f"{metrics['dataset']}, step {metrics['step']}, {metrics['n']} samples")
     for row in metric_rows(metrics):

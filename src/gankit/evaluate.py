@@ -18,7 +18,9 @@ What is measured:
 
 * images with a feature backbone (gankit.metrics.backbones): FID, KID,
   precision/recall, density/coverage, classifier score and class histogram on
-  backbone features, the real TEST split as reference.
+  backbone features, the real TEST split as reference. CIFAR-10 uses the FID
+  Inception-v3 (gankit.metrics.inception) when its weights file is found, and says
+  where it looked when not.
 * images: memorization. Nearest-training-neighbour distances in pixel space against
   those of held-out test images, the Meehan et al. 2020 copying test (on backbone
   features when there is a backbone, else on pixels), a nearest-neighbour grid.
@@ -48,7 +50,7 @@ from gankit.data import Dataset, load_dataset, toy_modes, toy_std
 from gankit.errors import GankitError
 from gankit.metrics import (data_copying_test, mode_coverage, nearest_neighbour_grid, nn_distance_comparison,
                             parzen_evaluate, quality_report)
-from gankit.metrics.backbones import BACKBONES, WEIGHTS_DIR, extract, load_backbone
+from gankit.metrics.backbones import BACKBONES, NATURAL_IMAGES, WEIGHTS_DIR, extract, load_backbone
 from gankit.report import render_report
 from gankit.sampling import LoadedGenerator, class_labels, load_generator
 from gankit.train import load_training_data
@@ -139,8 +141,10 @@ def _copying(train, heldout, generated, n_cells: int, seed: int) -> dict:
 class _Evaluation:
     """One evaluation: the generator, its samples, the real splits, and the result being filled in."""
 
-    def __init__(self, path, n: int, data_root, seed: int, device: str, status: _Status):
+    def __init__(self, path, n: int, data_root, seed: int, device: str, status: _Status,
+                 inception: str | Path | None = None):
         self.n, self.seed, self.device, self.status = n, seed, torch.device(device), status
+        self.inception = inception
         with status("loading the generator and the real data"):
             self.gen = load_generator(path, device=self.device)
             cfg = self.gen.config
@@ -237,6 +241,15 @@ class _Evaluation:
     def backbone(self) -> tuple[Any, dict] | None:
         """The domain classifier for this dataset and what to record about it; None (reason in skipped)."""
         channels = self.samples.shape[1]
+        if self.name in NATURAL_IMAGES:
+            from gankit.metrics.inception import load_inception
+            try:
+                model = load_inception(self.inception, self.device, data_root=self.cfg.data.root)
+            except GankitError as exc:  # names the paths tried and where to download the file
+                self.skipped["quality"] = str(exc)
+                return None
+            return model, {"name": "inception-v3-fid", "test_accuracy": None, "input_size": model.image_size,
+                           "resized_from": self.samples.shape[-1]}
         if self.name not in BACKBONES:
             self.skipped["quality"] = (f"no feature backbone for {self.name!r} (backbones ship for: "
                                        f"{', '.join(BACKBONES) or 'none'}); FID, KID, precision/recall, "
@@ -361,7 +374,8 @@ class _Evaluation:
 
 
 def evaluate(path: str | Path, *, n: int = 10_000, data_root: str | Path | None = None, seed: int = 0,
-             device: str = "cpu", parzen: bool | None = None, progress: bool = True) -> dict:
+             device: str = "cpu", parzen: bool | None = None, progress: bool = True,
+             inception: str | Path | None = None) -> dict:
     """Measure the generator of a run folder or checkpoint; write RUN/metrics.json and RUN/report.html.
 
     path: run folder or ckpt-*.json / .safetensors (the EMA generator when saved).
@@ -369,12 +383,14 @@ def evaluate(path: str | Path, *, n: int = 10_000, data_root: str | Path | None 
     noisier, and every floor uses the same count). data_root: where the real data is
     (default: the run's data.root, then $GANKIT_DATA). seed: noise seed, also the seed
     of the training subset used for floors. parzen: None = on for MNIST and
-    Fashion-MNIST when n >= 1000; True / False force it. Returns what metrics.json holds.
+    Fashion-MNIST when n >= 1000; True / False force it. inception: the FID Inception-v3
+    weights for CIFAR-10 runs (default: $GANKIT_INCEPTION, then DATA_ROOT/inception/; see
+    docs/inception.md). Returns what metrics.json holds.
     """
     if n < MIN_SAMPLES:
         raise GankitError(f"-n must be at least {MIN_SAMPLES}: the metrics need that many samples, got {n}")
     start = time.perf_counter()
-    ev = _Evaluation(path, n, data_root, seed, device, _Status(progress))
+    ev = _Evaluation(path, n, data_root, seed, device, _Status(progress), inception)
     result: dict[str, Any] = {
         "gankit": __version__, "checkpoint": str(ev.gen.checkpoint), "run_dir": str(ev.run_dir),
         "step": ev.gen.step, "dataset": ev.name, "n": n, "seed": seed, "device": str(ev.device),

@@ -4,7 +4,7 @@ GAN losses say little about sample quality, and the last checkpoint is often not
 best one (late collapse, oscillation). With ``train.eval_every=N`` the loop calls a
 :class:`FIDTracker` after every N-th step. It draws ``train.eval_samples`` samples
 from fixed noise (so the numbers are comparable over time), computes the FID on the
-dataset's domain backbone against as many images of the real *test* split, appends
+dataset's domain backbone (the FID Inception-v3 for CIFAR-10) against as many images of the real *test* split, appends
 ``{"step", "fid"}`` to RUN/evals.jsonl, redraws RUN/fid_curve.png, and saves the
 generator with the lowest FID so far to RUN/best/ (a normal checkpoint: ``gankit
 sample RUN/best`` and ``gankit evaluate RUN/best`` work on it).
@@ -27,7 +27,8 @@ import torch
 from gankit import checkpoint
 from gankit.data import load_dataset
 from gankit.errors import ConfigError
-from gankit.metrics.backbones import BACKBONES, extract, load_backbone
+from gankit.metrics.backbones import BACKBONES, NATURAL_IMAGES, extract, load_backbone
+from gankit.metrics.inception import load_inception
 from gankit.metrics.quality import fid
 from gankit.runs import MetricsLog
 from gankit.viz import read_metrics, save_fid_curve
@@ -43,16 +44,20 @@ class FIDTracker:
     """A training callback (``callback(step, trainer)``); build it with the trainer it watches."""
 
     def __init__(self, trainer: "Trainer"):
-        cfg, d, t = trainer.cfg, trainer.cfg.data, trainer.cfg.train
-        if d.name not in BACKBONES:
-            raise ConfigError(f"train.eval_every: FID during training needs a domain backbone, and none "
-                              f"ships for {d.name!r} (available: {', '.join(BACKBONES)}); "
-                              f"set train.eval_every=0")
+        d, t = trainer.cfg.data, trainer.cfg.train
         self.every, self.last_step = t.eval_every, t.steps
         self.is_main = trainer.info.is_main
         self.device = trainer.info.device
-        self.backbone = load_backbone(d.name, self.device)
-        if self.backbone.in_channels != trainer.data.sample_shape[0]:
+        if d.name in NATURAL_IMAGES:  # a missing weights file stops here, before training starts
+            self.backbone = load_inception(None, self.device, data_root=d.root)
+        elif d.name in BACKBONES:
+            self.backbone = load_backbone(d.name, self.device)
+        else:
+            raise ConfigError(f"train.eval_every: FID during training needs a feature backbone, and there "
+                              f"is none for {d.name!r} (domain backbones: {', '.join(BACKBONES)}; "
+                              f"Inception-v3 for {', '.join(NATURAL_IMAGES)}); set train.eval_every=0")
+        channels = getattr(self.backbone, "in_channels", trainer.data.sample_shape[0])
+        if channels != trainer.data.sample_shape[0]:
             raise ConfigError(f"train.eval_every: the {d.name} backbone reads {self.backbone.in_channels}-"
                               f"channel images; this run makes {trainer.data.sample_shape[0]}-channel ones")
         test = load_dataset(d.name, root=d.root, split="test", image_size=d.image_size, channels=d.channels)

@@ -42,6 +42,8 @@ FORMAT_VERSION = 1
 
 # datasets train_backbones knows how to train, in display order
 KNOWN = ("mnist", "fashion-mnist", "digits")
+# datasets scored with the FID Inception-v3 instead (gankit.metrics.inception; weights from the user)
+NATURAL_IMAGES = ("cifar10",)
 
 
 def _shipped(folder: Path) -> list[str]:
@@ -133,7 +135,7 @@ def _unknown(dataset: str, available: list[str]) -> GankitError:
         f"no feature backbone for dataset {dataset!r}; backbones ship for: {have}. "
         f"Natural-image datasets (cifar10, image folders) are measured with the FID Inception-v3, "
         f"load_backbone('inception'), from a weights file you download once (gankit cannot ship it; "
-        f"see docs/inception.md); `gankit evaluate` does not pick it for them yet (future work).")
+        f"see docs/inception.md); `gankit evaluate` uses it for CIFAR-10.")
 
 
 def load_backbone(dataset: str, device: str | torch.device = "cpu",
@@ -210,7 +212,8 @@ def extract(model: DomainClassifier, images: Tensor, batch_size: int = 500) -> t
         for start in range(0, images.shape[0], batch_size):
             x = images[start:start + batch_size].to(device)
             x = x.float() / 127.5 - 1.0 if scale else x.float()
-            if x.shape[-2:] != (model.image_size, model.image_size):  # e.g. a 32x32 DCGAN on MNIST
+            # e.g. a 32x32 DCGAN scored on the 28x28 MNIST classifier (Inception resizes itself)
+            if isinstance(model, DomainClassifier) and x.shape[-2:] != (model.image_size,) * 2:
                 x = F.interpolate(x, size=(model.image_size,) * 2, mode="bilinear", antialias=True,
                                   align_corners=False)
             f = model.features(x)
