@@ -10,6 +10,7 @@ from torch.testing import assert_close
 from gankit.metrics.memorization import (
     CopyingResult,
     data_copying_test,
+    fit_cells,
     nearest_neighbour_grid,
     nearest_neighbours,
     nn_distance_comparison,
@@ -134,6 +135,15 @@ def test_data_copying_test_passes_fresh_samples(seed):
     _, train, heldout, fresh = _three_samples(seed)
     result = data_copying_test(train, heldout, fresh, n_cells=8, seed=seed)
     assert abs(result.z_u) < 2
+
+
+def test_data_copying_test_reuses_a_fitted_partition():
+    _, train, heldout, fresh = _three_samples(0)
+    cells = fit_cells(train, 8, seed=0)
+    assert data_copying_test(train, heldout, fresh, n_cells=8, seed=0, cells=cells).z_u == \
+        data_copying_test(train, heldout, fresh, n_cells=8, seed=0).z_u
+    with pytest.raises(ValueError, match="cells"):
+        data_copying_test(train, heldout, fresh, n_cells=5, cells=cells)
 
 
 def test_data_copying_test_positive_when_underfitting():

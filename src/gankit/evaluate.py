@@ -48,7 +48,7 @@ from gankit import __version__
 from gankit.checkpoint import atomic_write_text
 from gankit.data import Dataset, load_dataset, toy_modes, toy_std
 from gankit.errors import GankitError
-from gankit.metrics import (data_copying_test, mode_coverage, nearest_neighbour_grid, nn_distance_comparison,
+from gankit.metrics import (data_copying_test, fit_cells, mode_coverage, nearest_neighbour_grid, nn_distance_comparison,
                             parzen_evaluate, quality_report)
 from gankit.metrics.backbones import BACKBONES, NATURAL_IMAGES, WEIGHTS_DIR, extract, load_backbone
 from gankit.report import render_report
@@ -129,9 +129,9 @@ def _subset_rows(total: int, size: int, seed: int, exclude: range | None) -> tor
     return rows[torch.randperm(len(rows), generator=g)[:size]].sort().values
 
 
-def _copying(train, heldout, generated, n_cells: int, seed: int) -> dict:
+def _copying(train, heldout, generated, n_cells: int, seed: int, cells) -> dict:
     try:
-        r = data_copying_test(train, heldout, generated, n_cells=n_cells, seed=seed)
+        r = data_copying_test(train, heldout, generated, n_cells=n_cells, seed=seed, cells=cells)
     except ValueError as exc:
         return {"skipped": str(exc)}
     return {"z_u": r.z_u, "cells_used": len(r.cells_used), "n_cells": n_cells, "tau": r.tau,
@@ -319,11 +319,12 @@ class _Evaluation:
             space, train_c, test_c, gen_c = "pixels in [-1, 1], flattened", train_px.cpu(), test_px.cpu(), samples.cpu()
         n_cells = max(2, min(50, self.n // 50, len(test_c) // 10))
         with self.status(f"data-copying test ({space}, {n_cells} cells)"):
+            cells = fit_cells(train_c, n_cells, self.seed)  # one partition for all three tests
             out["copying"] = {
                 "space": space,
-                "generated": _copying(train_c, test_c, gen_c, n_cells, self.seed),
-                "floor": _copying(train_c, test_c[b], test_c[a], n_cells, self.seed),
-                "copier": _copying(train_c, test_c, train_c[subset], n_cells, self.seed),
+                "generated": _copying(train_c, test_c, gen_c, n_cells, self.seed, cells),
+                "floor": _copying(train_c, test_c[b], test_c[a], n_cells, self.seed, cells),
+                "copier": _copying(train_c, test_c, train_c[subset], n_cells, self.seed, cells),
                 "floor_samples": f"{half} test images as samples, the other {len(test_c) - half} held out",
                 "copier_samples": f"{len(subset)} training images as samples: what pure copying scores",
             }

@@ -20,6 +20,7 @@ from gankit.metrics.parzen import ParzenResult, parzen_evaluate, parzen_log_like
 from gankit.metrics.memorization import (
     CopyingResult,
     data_copying_test,
+    fit_cells,
     nearest_neighbour_grid,
     nearest_neighbours,
     nn_distance_comparison,

@@ -211,6 +211,14 @@ def _z_mann_whitney(generated_d: np.ndarray, heldout_d: np.ndarray) -> float:
     return float((u - m * n / 2) / math.sqrt(m * n * (m + n + 1) / 12))
 
 
+def fit_cells(train, n_cells: int, seed: int = 0):
+    """The data-copying test's partition: scikit-learn k-means on ``train`` (one init, seeded)."""
+    from sklearn.cluster import KMeans
+
+    t = as_matrix(train, "train", min_rows=max(2, n_cells))
+    return KMeans(n_clusters=n_cells, random_state=seed, n_init=1).fit(t.to(torch.float32).numpy())
+
+
 def data_copying_test(
     train,
     heldout,
@@ -220,6 +228,7 @@ def data_copying_test(
     *,
     tau: float | None = None,
     batch_size: int = 256,
+    cells=None,
 ) -> CopyingResult:
     """The three-sample data-copying test C_T of Meehan, Chaudhuri & Dasgupta 2020.
 
@@ -239,12 +248,13 @@ def data_copying_test(
        i.e. more than 20 generated points in the cell) and that hold held-out
        points; C_T = sum pi_n(c) Z_U(c) / sum pi_n(c), pi_n(c) the held-out share.
 
+    ``cells``: a k-means already fitted on ``train`` (:func:`fit_cells`), to test several
+    generated sets against one partition without refitting it.
+
     Sign convention: see :class:`CopyingResult` (negative = copying). Raises
     ValueError, naming the argument, for mismatched dimensions, too few points, or
     when no cell passes the threshold.
     """
-    from sklearn.cluster import KMeans
-
     _positive_int(n_cells, "n_cells")
     _positive_int(batch_size, "batch_size")
     t = as_matrix(train, "train", min_rows=max(2, n_cells))
@@ -258,9 +268,10 @@ def data_copying_test(
     elif not (0 <= tau < 1):
         raise ValueError(f"tau: must be in [0, 1), got {tau!r}")
 
-    km = KMeans(n_clusters=n_cells, random_state=seed, n_init=1)
-    t_np = t.to(torch.float32).numpy()
-    t_lab = km.fit_predict(t_np)
+    km = fit_cells(t, n_cells, seed) if cells is None else cells
+    if km.n_clusters != n_cells:
+        raise ValueError(f"cells: a partition into {km.n_clusters} cells, but n_cells={n_cells}")
+    t_lab = km.predict(t.to(torch.float32).numpy())
     h_lab = km.predict(h.to(torch.float32).numpy())
     g_lab = km.predict(g.to(torch.float32).numpy())
 
