@@ -1,0 +1,85 @@
+"""The trained classifier as files (safetensors + JSON, never pickle), its test error, and predictions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save
+from torch import Tensor, nn
+
+from gankit.checkpoint import atomic_write_bytes, atomic_write_text
+from gankit.errors import GankitError
+from gankit.semisup.nets import Classifier, parse_widths
+
+KIND = "gankit-semisup-classifier"
+
+
+@torch.no_grad()
+def test_errors(model: nn.Module, x: Tensor, y: Tensor, batch: int = 2000) -> int:
+    """Number of misclassified rows of (x, y), with the model in eval mode (no noise)."""
+    model.eval()
+    wrong = sum(int((model(x[i:i + batch]).argmax(1) != y[i:i + batch]).sum()) for i in range(0, len(x), batch))
+    return wrong
+
+
+def save_classifier(stem: Path, model: Classifier, meta: dict[str, Any]) -> Path:
+    """Write ``stem.safetensors`` (weights) then ``stem.json`` (architecture, class names, results)."""
+    stem = Path(stem)
+    c = meta["config"]
+    record = {"kind": KIND, "format": 1, "in_features": model.in_features, "num_classes": model.num_classes,
+              "d_hidden": c["d_hidden"], "input": "grey images scaled to [0, 1], flattened row-major", **meta}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(stem.with_suffix(".safetensors"), save(tensors))
+    atomic_write_text(stem.with_suffix(".json"), json.dumps(record, indent=1))
+    return stem.with_suffix(".json")
+
+
+def _find(path: Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "classifier.json"
+    path = path.with_suffix(".json")
+    if not path.is_file() or not path.with_suffix(".safetensors").is_file():
+        raise GankitError(f"classifier {path} not found: expected a run folder of `gankit semisup` or "
+                          f"a classifier.json beside its classifier.safetensors")
+    return path
+
+
+def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
+    """Load a classifier saved by ``save_classifier`` (a run folder or the .json/.safetensors path)."""
+    json_path = _find(Path(path))
+    try:
+        record = json.loads(json_path.read_text())
+        tensors = load_file(json_path.with_suffix(".safetensors"))
+    except Exception as exc:  # OSError, JSON errors, safetensors' own error type
+        raise GankitError(f"cannot read classifier {json_path}: {exc}") from None
+    if record.get("kind") != KIND:
+        raise GankitError(f"{json_path} is not a gankit semi-supervised classifier (kind={record.get('kind')!r})")
+    model = Classifier(record["in_features"], parse_widths(record["d_hidden"], "d_hidden"), record["num_classes"])
+    model.load_state_dict(tensors)
+    return model.eval(), record
+
+
+def load_image(path: str | Path, image_shape: tuple[int, ...] = (1, 28, 28), invert: bool = False) -> Tensor:
+    """A PNG/JPEG as a grey (C, H, W) tensor in [0, 1], resized to the classifier's input size."""
+    from PIL import Image, UnidentifiedImageError
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            grey = im.convert("L").resize((image_shape[-1], image_shape[-2]), Image.BILINEAR)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise GankitError(f"cannot read image {path}: {exc}") from None
+    x = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8).float().div(255)
+    x = x.view(1, image_shape[-2], image_shape[-1])
+    return 1 - x if invert else x
+
+
+@torch.no_grad()
+def predict(model: Classifier, images: Tensor) -> tuple[Tensor, Tensor]:
+    """Class index and its softmax probability over the K real classes, for (N, ...) images in [0, 1]."""
+    probs = torch.softmax(model.eval()(images.flatten(1)), dim=1)
+    p, k = probs.max(1)
+    return k, p

@@ -1,0 +1,116 @@
+"""SemisupConfig: the settings of one semi-supervised run; a recipe YAML maps onto it one-to-one.
+
+Recipes live in ``gankit/configs/semisup/`` (not beside the GAN recipes, whose loader
+expects the data/model/train sections of gankit.config.Config).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+from gankit.config import apply_override, from_dict
+from gankit.errors import ConfigError
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "configs" / "semisup"
+DEFAULT_RECIPE = {"mnist": "ssgan_mnist100", "fashion-mnist": "ssgan_fashion"}
+
+
+@dataclass
+class SemisupConfig:
+    name: str = "ssgan"
+    description: str = ""
+    method: Literal["ssgan", "supervised"] = "ssgan"   # supervised: the same D, CE on the labels only
+    dataset: Literal["mnist", "fashion-mnist"] = "mnist"
+    data_root: Optional[str] = None       # default: $GANKIT_DATA, then the cache
+    labels: int = 100                     # labeled examples in all, the same number per class
+    unlabeled_limit: Optional[int] = None  # use only the first N training images as the unlabeled pool
+    image_size: Optional[int] = None      # resize images (e.g. 14 for quick tests); None: 28x28 as published
+    d_hidden: str = "1000-500-250-250-250"  # D's hidden widths (paper: 784-1000-500-250-250-250-10)
+    g_hidden: str = "500-500"             # G's hidden widths (paper: 100-500-500-784)
+    z_dim: int = 100
+    input_noise: float = 0.3              # Gaussian noise std on D's input
+    hidden_noise: float = 0.5             # ... and after each hidden layer of D
+    epochs: int = 300                     # one epoch: unlabeled pool / batch_size steps
+    batch_size: int = 100                 # for the labeled, the unlabeled and the generated batch
+    lr: float = 0.003                     # Adam, both players
+    beta1: float = 0.5
+    adam_eps: float = 1e-4                # the paper's Adam: sqrt(v + 1e-8), i.e. about 1e-4 here; see train.py
+    lr_decay_start: float = 0.6667        # fraction of the run after which lr falls linearly to 0
+    unlabeled_weight: float = 1.0         # weight of D's unsupervised loss
+    ema: float = 0.999                    # Polyak (EMA) decay of D's weights, used at test time; 0: off
+    init_batch: int = 500                 # images for the data-dependent weight-norm init
+    seed: int = 0                         # weights, labeled subset, batches, noise
+    device: str = "auto"                  # auto: cuda when available, else cpu
+    eval_every: int = 1                   # epochs between test-error measurements
+    out_dir: str = "runs"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def check(self) -> "SemisupConfig":
+        from gankit.semisup.nets import parse_widths
+        errors = []
+        for key in ("labels", "z_dim", "epochs", "batch_size", "lr", "adam_eps", "init_batch", "eval_every"):
+            if getattr(self, key) <= 0:
+                errors.append(f"{key}: must be > 0, got {getattr(self, key)}")
+        if self.image_size is not None and self.image_size < 4:
+            errors.append(f"image_size: must be at least 4, got {self.image_size}")
+        if self.unlabeled_limit is not None and self.unlabeled_limit < self.batch_size:
+            errors.append(f"unlabeled_limit: must be at least batch_size ({self.batch_size}), "
+                          f"got {self.unlabeled_limit}")
+        for key in ("input_noise", "hidden_noise", "unlabeled_weight"):
+            if getattr(self, key) < 0:
+                errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
+        for key in ("beta1", "ema", "lr_decay_start"):
+            if not 0 <= getattr(self, key) < 1:
+                errors.append(f"{key}: must be in [0, 1), got {getattr(self, key)}")
+        if self.labels % 10:
+            errors.append(f"labels: must be a multiple of the 10 classes (balanced subset), got {self.labels}")
+        for key in ("d_hidden", "g_hidden"):
+            try:
+                parse_widths(getattr(self, key), key)
+            except ValueError as exc:
+                errors.append(str(exc))
+        if self.device not in ("auto", "cpu", "mps") and not self.device.startswith("cuda"):
+            errors.append(f"device: expected auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
+        if errors:
+            raise ConfigError("invalid semi-supervised configuration:\n  " + "\n  ".join(errors))
+        return self
+
+
+def list_semisup_recipes() -> dict[str, str]:
+    """Recipe name -> one-line description."""
+    return {p.stem: (yaml.safe_load(p.read_text()) or {}).get("description", "")
+            for p in sorted(RECIPES_DIR.glob("*.yaml"))}
+
+
+def load_semisup_config(recipe: str | None = None, overrides: list[str] = ()) -> SemisupConfig:
+    """Load a recipe (a built-in name or a YAML path; None: defaults) and apply ``key=value`` overrides."""
+    values: dict[str, Any] = {}
+    if recipe is not None:
+        path = Path(recipe)
+        if path.suffix not in (".yaml", ".yml"):
+            path = RECIPES_DIR / f"{recipe}.yaml"
+            if not path.is_file():
+                raise ConfigError(f"unknown semi-supervised recipe {recipe!r}; built-in: "
+                                  f"{', '.join(list_semisup_recipes())}")
+        elif not path.is_file():
+            raise ConfigError(f"recipe file {path} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of keys, got {type(values).__name__}")
+        values.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(values, assignment)
+    for key in ("d_hidden", "g_hidden"):  # one layer, e.g. --set d_hidden=500, reads as a YAML int
+        if isinstance(values.get(key), int) and not isinstance(values.get(key), bool):
+            values[key] = str(values[key])
+    return from_dict(SemisupConfig, values).check()

@@ -1,0 +1,71 @@
+"""The labeled / unlabeled split: a balanced labeled subset drawn per seed, the full training set unlabeled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from gankit.data import load_dataset
+from gankit.errors import DataError
+
+
+def balanced_labeled_indices(labels: Tensor, n_labels: int, num_classes: int, seed: int) -> Tensor:
+    """``n_labels / num_classes`` indices per class, drawn at random with ``seed``; sorted.
+
+    The same (labels, n_labels, seed) always gives the same indices, on any machine:
+    the draw uses its own CPU torch.Generator, never the global random state.
+    """
+    if n_labels % num_classes:
+        raise DataError(f"labels: {n_labels} cannot be split evenly over {num_classes} classes")
+    per_class = n_labels // num_classes
+    g = torch.Generator().manual_seed(seed)
+    labels = labels.cpu()
+    chosen = []
+    for k in range(num_classes):
+        members = (labels == k).nonzero().flatten()
+        if len(members) < per_class:
+            raise DataError(f"labels: class {k} has only {len(members)} training examples, "
+                            f"{per_class} are needed for {n_labels} balanced labels")
+        chosen.append(members[torch.randperm(len(members), generator=g)[:per_class]])
+    return torch.cat(chosen).sort().values
+
+
+@dataclass
+class SemisupData:
+    """Images as float [0, 1] rows (N, 784) on the target device."""
+
+    x_unlabeled: Tensor
+    x_labeled: Tensor
+    y_labeled: Tensor
+    labeled_indices: Tensor      # into the training set
+    x_test: Tensor
+    y_test: Tensor
+    class_names: list[str]
+    image_shape: tuple[int, ...]
+
+
+def _rows(ds) -> Tensor:
+    return ds.x.flatten(1).float() / 255.0
+
+
+def load_semisup_data(dataset: str, n_labels: int, seed: int, *, root=None, unlabeled_limit: int | None = None,
+                      image_size: int | None = None, device: torch.device | str = "cpu") -> SemisupData:
+    """Load the train and test splits and draw the labeled subset of the training set.
+
+    The labeled subset is drawn from the full training set; the unlabeled pool is
+    the full training set (it includes the labeled images, as in the paper) or,
+    with ``unlabeled_limit``, its first N images (for quick tests). ``image_size``
+    resizes every image (the test images too).
+    """
+    train = load_dataset(dataset, root=root, split="train", image_size=image_size)
+    test = load_dataset(dataset, root=root, split="test", image_size=image_size)
+    idx = balanced_labeled_indices(train.y, n_labels, train.num_classes, seed)
+    x_train = _rows(train)
+    unlabeled = x_train if unlabeled_limit is None else x_train[:unlabeled_limit]
+    return SemisupData(
+        x_unlabeled=unlabeled.to(device), x_labeled=x_train[idx].to(device), y_labeled=train.y[idx].to(device),
+        labeled_indices=idx, x_test=_rows(test).to(device), y_test=test.y.to(device),
+        class_names=list(train.class_names or [str(k) for k in range(train.num_classes)]),
+        image_shape=tuple(train.sample_shape))

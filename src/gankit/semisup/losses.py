@@ -1,0 +1,45 @@
+"""The semi-supervised GAN objective of Salimans et al. 2016, section 5 (arXiv 1606.03498).
+
+D outputs K logits l_1..l_K; the fake class K+1 has logit 0. With Z(x) = sum_k exp(l_k):
+
+    p(y = k | x, real)  = softmax(l)_k                  (the K-class classifier)
+    D(x) = p(real | x)  = Z / (Z + 1) = sigmoid(lse(l))   with lse = logsumexp
+
+so the GAN part of the loss needs no extra output unit:
+
+    -log D(x)           = softplus(lse) - lse           (real, unlabeled data)
+    -log (1 - D(G(z)))  = log(1 + Z) = softplus(lse)    (generated data)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def unlabeled_loss(logits_real: Tensor, logits_fake: Tensor) -> Tensor:
+    """D's unsupervised loss: 0.5 E[-log D(x)] + 0.5 E[-log(1 - D(G(z)))].
+
+    The 1/2 weights follow the improved-GAN code, where the unlabeled and
+    generated halves each count half.
+    """
+    lse_real = torch.logsumexp(logits_real, dim=1)
+    lse_fake = torch.logsumexp(logits_fake, dim=1)
+    real = F.softplus(lse_real) - lse_real   # -log Z/(Z+1)
+    fake = F.softplus(lse_fake)              # -log 1/(Z+1)
+    return 0.5 * real.mean() + 0.5 * fake.mean()
+
+
+def supervised_loss(logits: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy of the K-class classifier on labeled real data, log p(y | x, y < K+1)."""
+    return F.cross_entropy(logits, y)
+
+
+def feature_matching_loss(features_real: Tensor, features_fake: Tensor) -> Tensor:
+    """G's loss (section 3.1): || E f(x) - E f(G(z)) ||^2 over a batch, as a mean over units.
+
+    The mean (not the sum) over the units matches the improved-GAN code; with
+    Adam the scale makes no difference to the steps.
+    """
+    return (features_real.mean(0) - features_fake.mean(0)).square().mean()

@@ -1,0 +1,172 @@
+"""Unit tests for gankit.semisup: the loss, weight-norm init, the labeled split, EMA, files and the CLI."""
+
+import math
+
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from gankit.cli import app
+from gankit.errors import ConfigError, DataError, GankitError
+from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced_labeled_indices,
+                            data_dependent_init, feature_matching_loss, load_classifier, load_semisup_config,
+                            predict, save_classifier, unlabeled_loss)
+from gankit.semisup.train import IndexStream
+
+
+def test_unlabeled_loss_matches_a_hand_computed_value():
+    real = torch.tensor([[0.0, math.log(3.0)]])     # Z = 1 + 3 = 4: D(x) = 4/5
+    fake = torch.tensor([[math.log(0.5), math.log(0.5)]])  # Z = 1: D(G(z)) = 1/2
+    expected = 0.5 * -math.log(4 / 5) + 0.5 * -math.log(1 - 1 / 2)
+    assert unlabeled_loss(real, fake).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_unlabeled_loss_is_stable_for_extreme_logits():
+    real = torch.tensor([[200.0, -200.0], [-200.0, -200.0]])
+    fake = torch.tensor([[200.0, 0.0], [-200.0, -200.0]])
+    loss = unlabeled_loss(real, fake)
+    # real: ~0 for the confident row, ~200 - log 2 for the other; fake: ~200 and ~0
+    expected = 0.5 * (0 + 200 - math.log(2)) / 2 + 0.5 * (200 + 0) / 2
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_feature_matching_is_zero_for_equal_means_and_mean_squared_otherwise():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert feature_matching_loss(a, a.flip(0)).item() == 0
+    assert feature_matching_loss(a, a + torch.tensor([1.0, 3.0])).item() == pytest.approx((1 + 9) / 2)
+
+
+def test_data_dependent_init_gives_standardized_preactivations():
+    torch.manual_seed(0)
+    x = torch.randn(500, 20) * 3 + 2
+    layer = WNLinear(20, 7)
+    data_dependent_init(layer, x)
+    out = layer(x)
+    torch.testing.assert_close(out.mean(0), torch.zeros(7), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(7), atol=1e-4, rtol=0)
+    assert not layer.init_mode
+
+
+def test_data_dependent_init_standardizes_every_layer_of_the_classifier():
+    torch.manual_seed(0)
+    D = Classifier(30, (16, 12), num_classes=5, input_noise=0.0, hidden_noise=0.0)
+    x = torch.rand(400, 30)
+    data_dependent_init(D, x)
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o)) for m in D.modules() if isinstance(m, WNLinear)]
+    D(x)
+    for h in hooks:
+        h.remove()
+    assert len(seen) == 3
+    for out in seen:
+        torch.testing.assert_close(out.mean(0), torch.zeros(out.shape[1]), atol=1e-4, rtol=0)
+        torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(out.shape[1]), atol=1e-3, rtol=0)
+
+
+def test_gaussian_noise_only_in_training_mode():
+    D = Classifier(10, (8,), num_classes=3)
+    x = torch.rand(4, 10)
+    D.eval()
+    assert torch.equal(D(x), D(x))
+    D.train()
+    assert not torch.equal(D(x), D(x))
+
+
+def test_generator_output_is_an_image_in_unit_interval():
+    G = Generator(z_dim=6, hidden=(8, 8), out_features=12)
+    out = G(G.noise(5))
+    assert out.shape == (5, 12) and 0 <= out.min() and out.max() <= 1
+
+
+def test_labeled_subset_is_balanced_deterministic_and_seed_dependent():
+    labels = torch.arange(1000) % 10
+    a = balanced_labeled_indices(labels, 100, 10, seed=3)
+    assert torch.equal(a, balanced_labeled_indices(labels, 100, 10, seed=3))
+    assert not torch.equal(a, balanced_labeled_indices(labels, 100, 10, seed=4))
+    assert len(a.unique()) == 100
+    assert torch.bincount(labels[a], minlength=10).tolist() == [10] * 10
+    with pytest.raises(DataError, match="evenly"):
+        balanced_labeled_indices(labels, 105, 10, seed=0)
+    with pytest.raises(DataError, match="class 0 has only"):
+        balanced_labeled_indices(labels[1:] , 1000, 10, seed=0)
+
+
+def test_index_streams_cover_each_epoch_once_and_are_independent():
+    s1, s2 = IndexStream(30, 7, seed=0, stream=1, device="cpu"), IndexStream(30, 7, seed=0, stream=2, device="cpu")
+    first = torch.cat([s1(t) for t in range(30)])  # 210 indices = 7 whole permutations
+    assert torch.equal(torch.bincount(first, minlength=30), torch.full((30,), 7))
+    assert not torch.equal(s1(0), s2(0))
+    assert torch.equal(s1(5), IndexStream(30, 7, seed=0, stream=1, device="cpu")(5))  # a function of t
+
+
+def test_polyak_ema_warms_up_then_averages():
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = PolyakEMA(model, decay=0.5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model, step=0)  # warm-up decay min(0.5, 1/10) = 0.1
+    assert ema.model.weight.item() == pytest.approx(0.9)
+    ema.update(model, step=100)  # full decay 0.5
+    assert ema.model.weight.item() == pytest.approx(0.95)
+    assert not ema.model.weight.requires_grad
+
+
+def test_recipes_load_and_bad_values_name_the_key():
+    cfg = load_semisup_config("ssgan_mnist100")
+    assert (cfg.d_hidden, cfg.g_hidden, cfg.lr, cfg.batch_size, cfg.labels) == (
+        "1000-500-250-250-250", "500-500", 0.003, 100, 100)
+    assert load_semisup_config("ssgan_fashion").dataset == "fashion-mnist"
+    with pytest.raises(ConfigError, match="labels: must be a multiple"):
+        load_semisup_config("ssgan_mnist100", ["labels=105"])
+    with pytest.raises(ConfigError, match="unknown key 'lr_g'"):
+        load_semisup_config("ssgan_mnist100", ["lr_g=0.1"])
+    with pytest.raises(ConfigError, match="d_hidden"):
+        load_semisup_config(None, ["d_hidden=wide"])
+
+
+def _tiny_classifier(tmp_path):
+    torch.manual_seed(0)
+    D = Classifier(784, (16,), num_classes=3, input_noise=0.0, hidden_noise=0.0)
+    data_dependent_init(D, torch.rand(64, 784))
+    meta = {"config": {"d_hidden": "16"}, "class_names": ["zero", "one", "two"], "image_shape": [1, 28, 28]}
+    return D, save_classifier(tmp_path / "classifier", D.eval(), meta)
+
+
+def test_classifier_round_trips_through_safetensors_and_json(tmp_path):
+    D, path = _tiny_classifier(tmp_path)
+    loaded, record = load_classifier(tmp_path)
+    x = torch.rand(5, 784)
+    torch.testing.assert_close(loaded(x), D(x))
+    assert record["class_names"] == ["zero", "one", "two"]
+    k, p = predict(loaded, x)
+    assert k.shape == (5,) and ((0 < p) & (p <= 1)).all()
+    with pytest.raises(GankitError, match="not found"):
+        load_classifier(tmp_path / "nothing")
+
+
+def test_classify_cli_reads_a_png(tmp_path):
+    D, path = _tiny_classifier(tmp_path)
+    png = tmp_path / "digit.png"
+    Image.new("RGB", (40, 40), (255, 255, 255)).save(png)
+    result = CliRunner().invoke(app, ["classify", str(path), str(png)])
+    assert result.exit_code == 0, result.output
+    x = torch.ones(1, 784)  # white, grey, resized: all ones
+    k, p = predict(D, x)
+    names = ["zero", "one", "two"]
+    assert f"digit.png: {names[k.item()]}" in result.output and f"{p.item():.3f}" in result.output
+    bad = CliRunner().invoke(app, ["classify", str(path), str(tmp_path / "missing.png")])
+    assert bad.exit_code != 0
+
+
+def test_semisup_cli_rejects_an_unknown_dataset():
+    result = CliRunner().invoke(app, ["semisup", "--dataset", "cifar10", "--no-progress"])
+    assert result.exit_code != 0
+    assert "--dataset" in str(result.exception) or "--dataset" in result.output
+
+
+def test_a_one_layer_width_override_reads_as_a_string():
+    cfg = load_semisup_config(None, ["d_hidden=64", "g_hidden=32"])
+    assert (cfg.d_hidden, cfg.g_hidden) == ("64", "32")
