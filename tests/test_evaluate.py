@@ -179,3 +179,9 @@ def test_natural_images_without_inception_weights_say_where_to_get_them(digits_r
     m = ev.evaluate(digits_run / "checkpoints" / "ckpt-0000010.json", n=100, progress=False, inception=missing)
     assert "quality" not in m
     assert str(missing) in m["skipped"]["quality"] and "pytorch-fid" in m["skipped"]["quality"]
+
+
+def test_run_folder_of_regular_and_best_checkpoints(tmp_path):
+    assert ev.run_folder(tmp_path / "run" / "checkpoints" / "ckpt-0000010.json") == tmp_path / "run"
+    assert ev.run_folder(tmp_path / "run" / "best" / "ckpt-0000010.json") == tmp_path / "run"
+    assert ev.run_folder(tmp_path / "loose" / "ckpt-0000010.json") == tmp_path / "loose"

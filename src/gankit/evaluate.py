@@ -86,9 +86,9 @@ class _Status:
 
 
 def run_folder(checkpoint_json: Path) -> Path:
-    """The run folder of a checkpoint (RUN/checkpoints/ckpt-*.json -> RUN), else the checkpoint's folder."""
+    """The run folder of a checkpoint (RUN/checkpoints/ or RUN/best/ckpt-*.json -> RUN), else its folder."""
     folder = Path(checkpoint_json).parent
-    return folder.parent if folder.name == "checkpoints" else folder
+    return folder.parent if folder.name in ("checkpoints", "best") else folder
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
