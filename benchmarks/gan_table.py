@@ -80,15 +80,15 @@ def row(r: dict) -> str:
     q = m.get("quality", {})
     gen, floor = q.get("generated", {}), q.get("floor", {})
     cop = m.get("memorization", {}).get("copying", {})
-    parzen = m.get("parzen", {}).get("generated")
+    parzen, parzen_floor = (m.get("parzen", {}).get(k) for k in ("generated", "floor"))
     cells = [
         r["label"], r["dataset"], str(r["steps"]),
         f"{_num(gen.get('fid'))} ({_num(floor.get('fid'))})",
-        f"{_num(gen.get('kid_mean'), '.4f')} ± {_num(gen.get('kid_std'), '.4f')} ({_num(floor.get('kid_mean'), '.4f')})",
+        f"{_num(gen.get('kid_mean'), '.3g')} ± {_num(gen.get('kid_std'), '.2g')} ({_num(floor.get('kid_mean'), '.3g')})",
         f"{_num(gen.get('precision'))} / {_num(gen.get('recall'))} "
         f"({_num(floor.get('precision'))} / {_num(floor.get('recall'))})",
         f"{_num(cop.get('generated', {}).get('z_u'))} ({_num(cop.get('floor', {}).get('z_u'))})",
-        "" if not parzen else f"{parzen['mean']:.1f} ± {parzen['std_error']:.1f}",
+        "" if not parzen else f"{parzen['mean']:.1f} ± {parzen['std_error']:.1f} ({parzen_floor['mean']:.1f})",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -109,7 +109,7 @@ def write_table(results: list[dict], args, elapsed: float) -> str:
         f"2014 protocol (paper: {PAPER_PARZEN} for its MNIST GAN).",
         "",
         "| recipe | data | steps | FID (floor) | KID (floor) | precision / recall (floor) | copying C_T (floor) "
-        "| Parzen LL |",
+        "| Parzen LL (floor) |",
         "|---|---|---|---|---|---|---|---|",
         *[row(r) for r in results],
         "",
