@@ -51,7 +51,8 @@ def test_resume_extends_a_finished_run(run_dir):
 def test_info_and_recipes(run_dir):
     out = invoke("info", run_dir)
     assert "quickstart" in out and "ckpt-0000010" in out
-    assert "gan2014_mnist" in invoke("recipes")
+    listed = invoke("recipes")
+    assert "gan2014_mnist" in listed and "ssgan_mnist100" in listed
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["recipes"], ["info"]])

@@ -115,9 +115,12 @@ def download(
 def recipes() -> None:
     """List the built-in recipes with one-line descriptions."""
     from gankit.config import list_recipes
+    from gankit.semisup import list_semisup_recipes
     table = Table("recipe", "description", box=None)
     for name, description in list_recipes().items():
         table.add_row(name, description)
+    for name, description in list_semisup_recipes().items():
+        table.add_row(name, f"{description} (gankit semisup --recipe {name})")
     console.print(table)
 
 
