@@ -42,13 +42,7 @@ def small_table(n: int = 120, seed: int = 0, dims: int = 0) -> Table:
                           "outcome": np.where(risk > 0, "yes", "no").astype(object)})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets run faster on one thread than on two contended ones; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(steps=12, batch_size=16, hidden=16, z_dim=8, delta=1e-4)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from gankit.cli import app
@@ -14,12 +13,7 @@ from gankit.privacy import load_schema
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def invoke(*args):

@@ -19,13 +19,7 @@ TINY = ["labels=20", "unlabeled_limit=300", "image_size=7", "d_hidden=16", "g_hi
         "init_batch=100", "epochs=2", "seed=3"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These nets are small: one thread is faster, and on a busy machine far faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(root, out, extra):

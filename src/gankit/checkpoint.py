@@ -140,6 +140,17 @@ def module_state(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
+def restore_latest(folder: Path, *, modules: dict[str, torch.nn.Module],
+                   optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+    """Restore the newest checkpoint in ``folder`` (for --resume); return its JSON record."""
+    found = list_checkpoints(folder)
+    if not found:
+        raise GankitError(f"cannot resume: no checkpoint in {folder}")
+    record, tensors = read_checkpoint(found[-1])
+    restore(record, tensors, modules=modules, optimizers=optimizers)
+    return record
+
+
 def restore(record: dict, tensors: dict[str, torch.Tensor], *, modules: dict[str, torch.nn.Module],
             optimizers: dict[str, torch.optim.Optimizer]) -> None:
     """Load modules and optimizers saved by save_checkpoint (for exact resume)."""

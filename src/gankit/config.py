@@ -239,18 +239,23 @@ def apply_override(values: dict[str, Any], assignment: str) -> None:
     node[leaf] = yaml.safe_load(raw)
 
 
+def read_recipe_file(path: Path, what: str) -> dict[str, Any]:
+    """A recipe's YAML as a dict (``name`` defaults to the file name); errors name the file."""
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of {what}, got {type(values).__name__}")
+    values.setdefault("name", path.stem)
+    return values
+
+
 def load_config(recipe: str | None = None, overrides: list[str] = ()) -> Config:
     """Load a recipe (built-in name or YAML path; None: defaults) and apply overrides."""
     values: dict[str, Any] = {}
     if recipe is not None:
-        path = find_recipe(recipe)
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: expected a mapping of sections, got {type(values).__name__}")
-        values.setdefault("name", path.stem)
+        values = read_recipe_file(find_recipe(recipe), "sections")
     for assignment in overrides:
         apply_override(values, assignment)
     config = from_dict(Config, values)

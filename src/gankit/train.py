@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import signal
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,11 +191,7 @@ class Trainer:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def _restore(self) -> None:
-        found = checkpoint.list_checkpoints(self.ckpt_dir)
-        if not found:
-            raise GankitError(f"cannot resume: no checkpoint in {self.ckpt_dir}")
-        record, tensors = checkpoint.read_checkpoint(found[-1])
-        checkpoint.restore(record, tensors, modules=self._modules(), optimizers=self._optimizers())
+        record = checkpoint.restore_latest(self.ckpt_dir, modules=self._modules(), optimizers=self._optimizers())
         self.step = record["step"]
 
     def save(self) -> Path | None:

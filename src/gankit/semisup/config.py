@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 
-from gankit.config import apply_override, from_dict
+from gankit.config import apply_override, from_dict, read_recipe_file
 from gankit.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "configs" / "semisup"
@@ -101,13 +101,7 @@ def load_semisup_config(recipe: str | None = None, overrides: list[str] = ()) ->
                                   f"{', '.join(list_semisup_recipes())}")
         elif not path.is_file():
             raise ConfigError(f"recipe file {path} does not exist")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: expected a mapping of keys, got {type(values).__name__}")
-        values.setdefault("name", path.stem)
+        values = read_recipe_file(path, "keys")
     for assignment in overrides:
         apply_override(values, assignment)
     for key in ("d_hidden", "g_hidden"):  # one layer, e.g. --set d_hidden=500, reads as a YAML int

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from gankit import __version__, checkpoint
 from gankit.checkpoint import atomic_write_text
-from gankit.errors import GankitError, TrainingDiverged
+from gankit.errors import TrainingDiverged
 from gankit.runs import MetricsLog, git_commit
 from gankit.semisup import losses
 from gankit.semisup.classifier import save_classifier, test_errors
@@ -167,11 +167,7 @@ class SemisupTrainer:
         return {"opt_d": self.opt_d, **({"opt_g": self.opt_g} if self.opt_g else {})}
 
     def _restore(self) -> None:
-        found = checkpoint.list_checkpoints(self.ckpt_dir)
-        if not found:
-            raise GankitError(f"cannot resume: no checkpoint in {self.ckpt_dir}")
-        record, tensors = checkpoint.read_checkpoint(found[-1])
-        checkpoint.restore(record, tensors, modules=self._modules(), optimizers=self._optimizers())
+        record = checkpoint.restore_latest(self.ckpt_dir, modules=self._modules(), optimizers=self._optimizers())
         self.step, self.wall_seconds = record["step"], record.get("wall_seconds", 0.0)
 
     def _write_run_files(self, resume: bool) -> None:
