@@ -76,9 +76,8 @@ class FIDTracker:
         self.best = min(past, default=math.inf)
 
     def _features(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images
-        return torch.cat([extract(self.backbone, x[i:i + BATCH].to(self.device))[0]
-                          for i in range(0, len(x), BATCH)]).cpu()
+        """Backbone features of uint8 (real) or [-1, 1] (generated) images; extract batches them."""
+        return extract(self.backbone, images, batch_size=BATCH)[0].cpu()
 
     def __call__(self, step: int, trainer: "Trainer") -> None:
         if step % self.every and step != self.last_step:
