@@ -60,6 +60,27 @@ def run_one(root: Path, task: str, method: str, epochs: int, seed: int, args) ->
           flush=True)
 
 
+# where a run was made, not what was trained: may differ between runs of one benchmark
+RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every"}
+
+
+def deviations(folder: Path, task: str, method: str, epochs: int, seed: int) -> str:
+    """Settings in which the run's config.yaml differs from today's recipe ('' when none).
+
+    A recipe changed after a run was made must not silently mix old and new runs in one mean.
+    """
+    import yaml
+    path = folder / "config.yaml"
+    if not path.is_file() or task not in TASKS:
+        return ""
+    used = yaml.safe_load(path.read_text()) or {}
+    recipe, labels = TASKS[task]
+    today = load_semisup_config(recipe, [f"labels={labels}", f"method={method}", f"epochs={epochs}",
+                                         f"seed={seed}"]).to_dict()
+    diff = {k: used.get(k, "(not recorded)") for k in today if k not in RUN_ENVIRONMENT and used.get(k) != today[k]}
+    return ", ".join(f"{k}={v}" for k, v in sorted(diff.items()))
+
+
 def read_runs(root: Path) -> list[dict]:
     """One row per run folder: the final result, or the last tested epoch of an unfinished run."""
     rows = []
@@ -69,6 +90,7 @@ def read_runs(root: Path) -> list[dict]:
             base = {"task": task, "method": method, "epochs": int(e[1:]), "seed": int(s[1:]), "dir": folder}
         except ValueError:
             continue
+        base["deviates"] = deviations(folder, task, method, base["epochs"], base["seed"])
         if (folder / "result.json").is_file():
             r = json.loads((folder / "result.json").read_text())
             rows.append({**base, "done": True, "errors": r["test_errors"], "wall": r["wall_seconds"],
@@ -95,7 +117,7 @@ def summary_table(rows: list[dict]) -> list[str]:
              "wall time per run | machine |", "|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r["done"]:
+        if r["done"] and not r["deviates"]:
             groups.setdefault((r["task"], r["method"], r["epochs"]), []).append(r)
     for (task, method, epochs), rs in sorted(groups.items()):
         errs = [r["errors"] for r in rs]
@@ -108,15 +130,16 @@ def summary_table(rows: list[dict]) -> list[str]:
 
 
 def unfinished_table(rows: list[dict]) -> list[str]:
-    rs = [r for r in rows if not r["done"]]
+    rs = [r for r in rows if not r["done"] or r["deviates"]]
     if not rs:
         return []
     lines = ["", "Unfinished runs (last tested epoch; the learning rate has not decayed to 0, so these are "
-             "not final numbers):", "", "| run | epoch reached / planned | test errors / 10,000 | wall time | "
-             "machine |", "|---|---|---|---|---|"]
+             "not final numbers) and runs whose settings differ from today's recipe (not in the table above):",
+             "", "| run | epoch reached / planned | test errors / 10,000 | wall time | machine | differs from "
+             "the recipe in |", "|---|---|---|---|---|---|"]
     for r in rs:
         lines.append(f"| {r['dir'].name} | {r['reached']} / {r['epochs']} | {r['errors']} | "
-                     f"{r['wall'] / 60:.1f} min | {r['machine']} |")
+                     f"{r['wall'] / 60:.1f} min | {r['machine']} | {r['deviates'] or '-'} |")
     return lines
 
 
@@ -129,7 +152,8 @@ def curves(rows: list[dict]) -> list[str]:
         tested = [json.loads(line) for line in (r["dir"] / "metrics.jsonl").read_text().splitlines()
                   if line.strip() and "test_errors" in line]
         pts = ", ".join(f"{row['epoch']}: {row['test_errors']}" for row in tested)
-        out += ["", f"`{r['dir'].name}` test errors by epoch (EMA classifier): {pts}"]
+        differs = f" (differs from the recipe in {r['deviates']})" if r["deviates"] else ""
+        out += ["", f"`{r['dir'].name}`{differs} test errors by epoch (EMA classifier): {pts}"]
     return out
 
 

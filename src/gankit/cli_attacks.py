@@ -81,7 +81,7 @@ def robust_train(
     if max_minutes is not None and resume is not None:
         cfg = dataclasses.replace(cfg, max_minutes=max_minutes)
     result = train_classifier(cfg, out=out, resume=resume is not None, progress=progress)
-    state = "done" if result.finished else "stopped by --max-minutes (resume with --resume)"
+    state = "done" if result.finished else f"stopped early (--max-minutes or Ctrl-C); resume with --resume {out}"
     console.print(f"{state}: step {result.step}, clean test accuracy {100 * result.test_accuracy:.2f} % "
                   f"on {min(cfg.eval_n, 10000)} test images; checkpoint [cyan]{result.checkpoint}")
 

@@ -38,6 +38,8 @@ from gankit.attacks.models import MODELS, build_model
 from gankit.attacks.pgd import PGD
 from gankit.checkpoint import atomic_write_text, find_checkpoint, read_checkpoint, restore, save_checkpoint
 from gankit.errors import ConfigError
+from gankit.runs import MetricsLog
+from gankit.train import stop_on_signal
 
 __all__ = ["DEFENCES", "RobustTrainConfig", "TrainResult", "train_classifier", "accuracy"]
 
@@ -130,6 +132,7 @@ class _Trainer:
         self.per_epoch = math.ceil(len(self.train_ds) / cfg.batch_size)
         self.total = max(1, round(cfg.epochs * self.per_epoch))
         self.step = 0
+        self.seconds_before = 0.0  # training time of the earlier processes of a resumed run
 
     def batch(self, step: int) -> tuple[Tensor, Tensor]:
         epoch, i = divmod(step, self.per_epoch)
@@ -173,7 +176,7 @@ class _Trainer:
             return None
         meta = {"kind": "classifier", "arch": self.cfg.arch, "model_args": self.model_args,
                 "config": dataclasses.asdict(self.cfg), "epochs_done": self.step / self.per_epoch,
-                "test_accuracy": test_accuracy, "torch": torch.__version__}
+                "test_accuracy": test_accuracy, "torch": torch.__version__, "seconds": self.seconds()}
         return save_checkpoint(self.out / "checkpoints", self.step, modules={"model": self.model},
                                optimizers={"optimizer": self.opt}, meta=meta, keep=2)
 
@@ -181,17 +184,24 @@ class _Trainer:
         record, tensors = read_checkpoint(find_checkpoint(self.out))
         restore(record, tensors, modules={"model": self.model}, optimizers={"optimizer": self.opt})
         self.step = int(record["step"])
+        self.seconds_before = float(record.get("seconds", 0.0))
 
-    def run(self, progress: bool) -> TrainResult:
-        cfg, start = self.cfg, time.monotonic()
-        last_save, log, finished = start, [], True
+    def seconds(self) -> float:
+        """Training wall time so far, over every process of the run."""
+        return round(self.seconds_before + time.monotonic() - self.start, 1)
+
+    def run(self, progress: bool, log: MetricsLog | None) -> TrainResult:
+        cfg = self.cfg
+        self.start = start = last_save = time.monotonic()
+        rows, finished = [], True
         self.model.train()
         columns = (TextColumn(f"[bold]{cfg.defence} training"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[info]}"), TimeRemainingColumn())
-        with Progress(*columns, disable=not progress) as bar:
+        with stop_on_signal() as stop, Progress(*columns, disable=not progress) as bar:
             task = bar.add_task("train", total=self.total, completed=self.step, info="")
             while self.step < self.total:
-                if cfg.max_minutes is not None and time.monotonic() - start > 60 * cfg.max_minutes:
+                out_of_time = cfg.max_minutes is not None and time.monotonic() - start > 60 * cfg.max_minutes
+                if out_of_time or stop.is_set():  # Ctrl-C / SIGTERM: stop after this step and save
                     finished = False
                     break
                 x, y = self.batch(self.step)
@@ -204,10 +214,12 @@ class _Trainer:
                 self.step += 1
                 if self.step % 50 == 0 or self.step == self.total:
                     acc = (logits.argmax(1) == y).float().mean().item()
-                    log.append({"step": self.step, "loss": round(loss.item(), 5), "train_acc": acc,
-                                "eps": self.eps_at(self.step), "seconds": round(time.monotonic() - start, 1)})
+                    rows.append({"step": self.step, "loss": round(loss.item(), 5), "train_acc": acc,
+                                 "eps": self.eps_at(self.step), "seconds": self.seconds()})
                     bar.update(task, info=f"loss {loss.item():.3f}  acc {acc:.2f}")
-                    self._flush(log)
+                    if log is not None:
+                        log.append(rows)
+                    rows.clear()
                 if time.monotonic() - last_save > 60 * cfg.checkpoint_minutes:
                     self.save()
                     last_save = time.monotonic()
@@ -217,12 +229,6 @@ class _Trainer:
         test_acc = accuracy(self.model, x_test, self.test_ds.y[:n].to(self.device))
         return TrainResult(self.model.eval(), self.step, test_acc, self.save(test_acc), finished)
 
-    def _flush(self, log: list[dict]) -> None:
-        if self.out is not None and log:
-            with open(self.out / "metrics.jsonl", "a") as f:
-                f.writelines(json.dumps(row) + "\n" for row in log)
-            log.clear()
-
 
 def train_classifier(cfg: RobustTrainConfig, *, out: str | Path | None = None, resume: bool = False,
                      progress: bool = True) -> TrainResult:
@@ -230,11 +236,13 @@ def train_classifier(cfg: RobustTrainConfig, *, out: str | Path | None = None, r
     out = None if out is None else Path(out)
     if resume and out is None:
         raise ConfigError("resume needs the run folder (out=...)")
-    trainer = _Trainer(cfg, out)
+    trainer, log = _Trainer(cfg, out), None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume:
             trainer.resume()
         else:
             atomic_write_text(out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
-    return trainer.run(progress)
+        # on resume, rows logged after the checkpoint (a killed process) are dropped: they come again
+        log = MetricsLog(out / "metrics.jsonl", trainer.step if resume else None)
+    return trainer.run(progress, log)
