@@ -134,5 +134,12 @@ def save_fid_curve(evals_path: Path, path: Path) -> None:
     ax.set_xlabel("generator step")
     ax.set_ylabel("FID (domain backbone)")
     ax.set_yscale("log")
+    # plain numbers on the log axis ("300", not "3 x 10^2"); over more than a decade only 2s and 5s
+    # among the minor ticks, so that the labels do not pile up
+    wide = scores.max() / max(scores.min(), 1e-12) > 10
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v:g}" if not wide or f"{v:.0e}"[0] in "25" else ""))
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.legend(fontsize=8)
     atomic_write_bytes(Path(path), _figure_png(fig))
