@@ -54,7 +54,7 @@ def run_one(root: Path, task: str, method: str, epochs: int, seed: int, args) ->
     print(f"{folder.name}: {'resuming' if resume else 'training'}", flush=True)
     result = train_semisup(cfg, run_dir=folder, resume=resume, progress=args.progress)
     if result.test_errors is None:  # stopped by Ctrl-C / SIGTERM: it saved a checkpoint
-        raise SystemExit(f"{folder.name}: stopped at step {result.epochs} epochs in; run the same command "
+        raise SystemExit(f"{folder.name}: stopped after {result.epochs} epochs; run the same command "
                          f"again to resume")
     print(f"{folder.name}: {result.test_errors} errors / {result.test_size} in {result.wall_seconds:.0f} s",
           flush=True)
