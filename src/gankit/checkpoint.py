@@ -123,12 +123,18 @@ def find_checkpoint(path: str | Path) -> Path:
     raise GankitError(f"no checkpoint found in {path} (expected ckpt-*.json with its .safetensors)")
 
 
-def read_checkpoint(json_path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def read_record(json_path: Path, what: str = "checkpoint") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A JSON record and the tensors of the .safetensors beside it; GankitError naming ``what`` and the file."""
     try:
         record = json.loads(json_path.read_text())
         tensors = load_file(json_path.with_suffix(".safetensors"))
     except Exception as exc:  # OSError, JSON errors, safetensors' own error type
-        raise GankitError(f"cannot read checkpoint {json_path}: {exc}") from None
+        raise GankitError(f"cannot read {what} {json_path}: {exc}") from None
+    return record, tensors
+
+
+def read_checkpoint(json_path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    record, tensors = read_record(json_path)
     if record.get("format") != FORMAT_VERSION:
         raise GankitError(f"{json_path}: checkpoint format {record.get('format')} is not supported "
                           f"(this gankit reads format {FORMAT_VERSION})")

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,36 @@ from gankit import __version__
 from gankit.checkpoint import atomic_write_text
 from gankit.config import Config, from_dict
 from gankit.errors import GankitError
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), for provenance records."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+@contextmanager
+def stop_on_signal():
+    """First Ctrl-C / SIGTERM asks the loop to stop after the current step (and save)."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    def handler(signum, frame):
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def new_run_dir(cfg: Config) -> Path:

@@ -15,9 +15,6 @@ resumed run ends with exactly the weights of an uninterrupted one.
 from __future__ import annotations
 
 import copy
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -31,6 +28,7 @@ from gankit.data import Dataset, load_dataset
 from gankit.errors import ConfigError, GankitError, TrainingDiverged
 from gankit.game import GANGame, build_players
 from gankit.progress import TrainProgress
+from gankit.runs import stop_on_signal
 from gankit.viz import save_loss_curve, save_sample_picture
 
 
@@ -112,25 +110,6 @@ def load_training_data(cfg: Config, device: torch.device) -> Dataset:
     if d.limit is not None:
         data = data.subset(torch.arange(min(d.limit, len(data))))
     return data.to(device)
-
-
-@contextmanager
-def stop_on_signal():
-    """First Ctrl-C / SIGTERM asks the loop to stop after the current step (and save)."""
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-    def handler(signum, frame):
-        if requested.is_set():
-            raise KeyboardInterrupt
-        requested.set()
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield requested
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True,

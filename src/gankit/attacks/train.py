@@ -38,8 +38,7 @@ from gankit.attacks.models import MODELS, build_model
 from gankit.attacks.pgd import PGD
 from gankit.checkpoint import atomic_write_text, find_checkpoint, read_checkpoint, restore, save_checkpoint
 from gankit.errors import ConfigError
-from gankit.runs import MetricsLog
-from gankit.train import stop_on_signal
+from gankit.runs import MetricsLog, stop_on_signal
 
 __all__ = ["DEFENCES", "RobustTrainConfig", "TrainResult", "train_classifier", "accuracy"]
 

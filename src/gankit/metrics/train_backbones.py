@@ -41,6 +41,7 @@ from gankit.checkpoint import atomic_write_bytes, atomic_write_text
 from gankit.data import load_dataset, resolve_data_root
 from gankit.errors import GankitError
 from gankit.metrics.backbones import FORMAT_VERSION, KNOWN, WEIGHTS_DIR, DomainClassifier, sha256_file
+from gankit.runs import cpu_name
 
 __all__ = ["RECIPES", "Recipe", "TrainedBackbone", "save_backbone", "train_backbone", "write_docs"]
 
@@ -121,15 +122,7 @@ def _load_average() -> float | None:
 
 
 def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}"
+    return f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}"
 
 
 def command_line(dataset: str, epochs: int, seed: int, data_root: str | None, threads: int | None = None) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 from torch import Tensor, nn
 
-from gankit.checkpoint import atomic_write_bytes, atomic_write_text
+from gankit.checkpoint import atomic_write_bytes, atomic_write_text, read_record
 from gankit.errors import GankitError
 from gankit.semisup.nets import Classifier, parse_widths
 
@@ -51,11 +51,7 @@ def _find(path: Path) -> Path:
 def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
     """Load a classifier saved by ``save_classifier`` (a run folder or the .json/.safetensors path)."""
     json_path = _find(Path(path))
-    try:
-        record = json.loads(json_path.read_text())
-        tensors = load_file(json_path.with_suffix(".safetensors"))
-    except Exception as exc:  # OSError, JSON errors, safetensors' own error type
-        raise GankitError(f"cannot read classifier {json_path}: {exc}") from None
+    record, tensors = read_record(json_path, "classifier")
     if record.get("kind") != KIND:
         raise GankitError(f"{json_path} is not a gankit semi-supervised classifier (kind={record.get('kind')!r})")
     model = Classifier(record["in_features"], parse_widths(record["d_hidden"], "d_hidden"), record["num_classes"])

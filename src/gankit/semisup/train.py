@@ -32,14 +32,13 @@ from torch import Tensor, nn
 from gankit import __version__, checkpoint
 from gankit.checkpoint import atomic_write_text
 from gankit.errors import TrainingDiverged
-from gankit.runs import MetricsLog, git_commit
+from gankit.runs import MetricsLog, cpu_name, git_commit, stop_on_signal
 from gankit.semisup import losses
 from gankit.semisup.classifier import save_classifier, test_errors
 from gankit.semisup.config import SemisupConfig
 from gankit.semisup.data import SemisupData, load_semisup_data
 from gankit.semisup.nets import Classifier, Generator, data_dependent_init, parse_widths
 from gankit.semisup.progress import SemisupProgress
-from gankit.train import stop_on_signal
 
 
 @dataclass
@@ -105,15 +104,7 @@ def pick_device(name: str) -> torch.device:
 def machine_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA)"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} torch thread(s)"
+    return f"{cpu_name()}, {torch.get_num_threads()} torch thread(s)"
 
 
 class SemisupTrainer:
