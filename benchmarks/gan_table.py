@@ -2,9 +2,13 @@
 
     GANKIT_DATA=../shared/data python benchmarks/gan_table.py                  # full length (GPU hours)
     GANKIT_DATA=../shared/data python benchmarks/gan_table.py --steps 2000 -n 2000 --only dcgan lsgan
+    GANKIT_DATA=../shared/data python benchmarks/gan_table.py --datasets mnist --cap wgangp=2000 --threads 1 &
+    GANKIT_DATA=../shared/data python benchmarks/gan_table.py --datasets fashion-mnist --cap wgangp=2000 --threads 1
 
 For each (recipe, dataset): train with the recipe's own settings (``--steps`` caps
-the length, and the table says so), then ``gankit.evaluate`` the final generator on
+every run, ``--cap LABEL=STEPS`` one recipe, and the table says so), then
+``gankit.evaluate`` the final generator (not the best-FID one: that choice looked at
+test images) on
 ``-n`` samples: FID and KID on the domain backbone, precision/recall, the Meehan et
 al. copying statistic, each beside its train-vs-test floor, and on MNIST the
 Parzen-window log-likelihood of the 2014 protocol (the paper's Table 1: 225 +- 2).
@@ -12,23 +16,26 @@ Parzen-window log-likelihood of the 2014 protocol (the paper's Table 1: 225 +- 2
 Work is resumable: a finished training (its final checkpoint exists) is not redone,
 and an evaluation already in metrics.json with the same n is reused, so an
 interrupted benchmark picks up where it stopped. Runs go to ``--runs`` (default
-benchmarks/runs/gan_table); the table to its section of docs/results.md.
+benchmarks/runs/gan_table), each with a ``table_row.json`` (steps, training time,
+machine, command); the table, built from every finished row in ``--runs`` (so two
+invocations running side by side, one per dataset, write one table), goes to its
+section of docs/results.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from gankit.checkpoint import list_checkpoints
+from gankit.checkpoint import atomic_write_text, list_checkpoints
 from gankit.config import load_config
 from gankit.evaluate import evaluate
+from gankit.runs import cpu_name
 from gankit.train import train
 from results_doc import update_section
 
@@ -46,20 +53,32 @@ DATASETS = ("mnist", "fashion-mnist")
 PAPER_PARZEN = "225 ± 2"
 
 
+def machine() -> str:
+    if torch.cuda.is_available():
+        return "cuda: " + torch.cuda.get_device_name()
+    return f"cpu ({cpu_name()}, {torch.get_num_threads()} torch thread(s))"
+
+
 def run_one(label: str, dataset: str, args) -> dict:
     recipe, extra = RECIPES[label]
     overrides = [f"data.name={dataset}", *extra]
     if args.data_root:
         overrides.append(f"data.root={args.data_root}")
-    if args.steps:
-        overrides.append(f"train.steps={args.steps}")
+    steps = args.cap.get(label, args.steps)
+    if steps:
+        overrides.append(f"train.steps={steps}")
     cfg = load_config(recipe, overrides)
     run_dir = Path(args.runs) / f"{label}-{dataset}"
+    row_path = run_dir / "table_row.json"
     done = list_checkpoints(run_dir / "checkpoints")
-    started = time.perf_counter()
+    old_row = json.loads(row_path.read_text()) if row_path.is_file() else {}
     if not done or json.loads(done[-1].read_text())["step"] < cfg.train.steps:
-        train(cfg, run_dir=run_dir, resume=bool(done), progress=not args.quiet)
-    train_s = time.perf_counter() - started
+        started = time.perf_counter()
+        result = train(cfg, run_dir=run_dir, resume=bool(done), progress=not args.quiet)
+        if result.interrupted:
+            raise SystemExit(f"{run_dir}: stopped at step {result.steps}; run the same command again to resume")
+        old_row = {"train_s": round(time.perf_counter() - started, 1), "resumed": bool(done),
+                   "machine": machine(), "command": command_line()}
     metrics_path = run_dir / "metrics.json"
     old = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     if old and old.get("n") == args.n and old.get("step") == cfg.train.steps:
@@ -68,12 +87,38 @@ def run_one(label: str, dataset: str, args) -> dict:
         metrics = evaluate(run_dir, n=args.n, data_root=args.data_root, progress=not args.quiet,
                            parzen=dataset == "mnist")
     recipe_steps = load_config(recipe, [f"data.name={dataset}", *extra]).train.steps
-    return {"label": label, "dataset": dataset, "recipe": recipe, "overrides": extra, "steps": cfg.train.steps,
-            "recipe_steps": recipe_steps, "train_s": round(train_s, 1), "metrics": metrics}
+    row = {"label": label, "dataset": dataset, "recipe": recipe, "overrides": extra, "steps": cfg.train.steps,
+           "recipe_steps": recipe_steps, **old_row, "eval_s": metrics.get("elapsed_s")}
+    atomic_write_text(row_path, json.dumps(row, indent=1))
+    return {**row, "metrics": metrics}
+
+
+def finished_rows(runs: Path) -> list[dict]:
+    """Every (recipe, dataset) of ``runs`` whose table_row.json exists, in table order."""
+    rows = []
+    for dataset in DATASETS:
+        for label in RECIPES:
+            folder = runs / f"{label}-{dataset}"
+            if (folder / "table_row.json").is_file() and (folder / "metrics.json").is_file():
+                row = json.loads((folder / "table_row.json").read_text())
+                rows.append({**row, "metrics": json.loads((folder / "metrics.json").read_text())})
+    return rows
+
+
+def command_line() -> str:
+    return " ".join(["python", "benchmarks/gan_table.py", *sys.argv[1:]])
 
 
 def _num(x, fmt: str = ".2f") -> str:
     return "n/a" if x is None else format(x, fmt)
+
+
+def _minutes(r: dict) -> str:
+    if r.get("train_s") is None:
+        return "n/a"
+    minutes = r["train_s"] / 60
+    text = f"{minutes:.0f}" if minutes >= 10 else f"{minutes:.1f}"
+    return text + (" (last resume)" if r.get("resumed") else "")
 
 
 def row(r: dict) -> str:
@@ -91,6 +136,7 @@ def row(r: dict) -> str:
         f"({_num(floor.get('precision'))} / {_num(floor.get('recall'))})",
         f"{_num(cop.get('generated', {}).get('z_u'))} ({_num(cop.get('floor', {}).get('z_u'))})",
         "" if not parzen else f"{parzen['mean']:.1f} ± {parzen['std_error']:.1f} ({parzen_floor['mean']:.1f})",
+        _minutes(r),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -116,24 +162,29 @@ def paper_comparison(results: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def write_table(results: list[dict], args, elapsed: float) -> str:
-    device = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else \
-        f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+def write_table(results: list[dict], args) -> str:
+    commands = sorted({r["command"] for r in results if r.get("command")})
+    machines = sorted({r["machine"] for r in results if r.get("machine")})
     lines = [
         "# GAN recipes on MNIST and Fashion-MNIST",
         "",
-        f"Command: `{' '.join(['python', 'benchmarks/gan_table.py', *sys.argv[1:]])}`",
-        f"Machine: {device}; total {elapsed / 60:.1f} min; n = {args.n} samples per evaluation.",
+        "Commands (each resumes what exists; two can run side by side, one per dataset):",
+        "",
+        *[f"    GANKIT_DATA=../shared/data {c}" for c in commands],
+        "",
+        f"Machine: {'; '.join(machines) or 'n/a'}; n = {args.n} samples per evaluation.",
         "",
         "Each cell: generated (floor = the same metric for real training images against the real "
-        "test set, same n). FID/KID/precision/recall on gankit's domain backbone (docs/backbones.md). "
+        "test set, same n), for the generator after the last step. FID/KID/precision/recall on "
+        "gankit's domain backbone (docs/backbones.md). "
         "Copying: Meehan et al. 2020 C_T on backbone features (negative = closer to the training set "
         "than held-out data; below -3 flags copying). Parzen: mean test log-likelihood in nats, the "
-        f"2014 protocol (paper: {PAPER_PARZEN} for its MNIST GAN).",
+        f"2014 protocol (paper: {PAPER_PARZEN} for its MNIST GAN). Train min: wall time of the "
+        "training, in minutes.",
         "",
         "| recipe | data | steps (of the recipe's) | FID (floor) | KID (floor) | precision / recall (floor) "
-        "| copying C_T (floor) | Parzen LL (floor) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| copying C_T (floor) | Parzen LL (floor) | train min |",
+        "|---|---|---|---|---|---|---|---|---|",
         *[row(r) for r in results],
         "",
         *paper_comparison(results),
@@ -151,19 +202,37 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(RECIPES), default=list(RECIPES))
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--steps", type=int, default=None, help="cap every run at this many G steps")
+    parser.add_argument("--cap", nargs="+", default=[], metavar="LABEL=STEPS",
+                        help="cap one recipe, e.g. wgangp=2000 (its 5 critic steps per G step cost 5x)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("-n", type=int, default=10_000, help="samples per evaluation")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--runs", default="benchmarks/runs/gan_table")
     parser.add_argument("--out", default=None, help="also write the table to this file")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--collect", action="store_true", help="train nothing: rewrite the table from --runs")
     args = parser.parse_args()
-    start = time.perf_counter()
-    results = []
-    for dataset in args.datasets:
-        for label in args.only:
-            results.append(run_one(label, dataset, args))
-            text = write_table(results, args, time.perf_counter() - start)  # after every run: nothing lost
+    args.cap = parse_caps(args.cap, parser)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    text = ""
+    if not args.collect:
+        for dataset in args.datasets:
+            for label in args.only:
+                run_one(label, dataset, args)
+                text = write_table(finished_rows(Path(args.runs)), args)  # after every run: nothing lost
+    text = write_table(finished_rows(Path(args.runs)), args)
     print(text)
+
+
+def parse_caps(items: list[str], parser: argparse.ArgumentParser) -> dict[str, int]:
+    caps = {}
+    for item in items:
+        label, _, steps = item.partition("=")
+        if label not in RECIPES or not steps.isdigit() or int(steps) <= 0:
+            parser.error(f"--cap {item!r}: expected LABEL=STEPS with LABEL one of {', '.join(RECIPES)}")
+        caps[label] = int(steps)
+    return caps
 
 
 if __name__ == "__main__":
