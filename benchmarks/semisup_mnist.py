@@ -3,10 +3,13 @@ supervised-only baseline on the same labels. Results go to their section of docs
 
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py                      # 5 seeds, 300 epochs, all tasks
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py --device cuda --threads 8
+    GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py --tasks mnist100 --methods ssgan \
+        --device cuda --parallel-seeds 5          # the 5 MNIST seeds side by side in one process
     python benchmarks/semisup_mnist.py --tasks mnist100 --methods ssgan --seeds 1 --epochs 60
     python benchmarks/semisup_mnist.py --collect                                     # only rewrite the doc
 
-Each run lives in RUNS/<task>-<method>-e<epochs>-s<seed>/ (default RUNS: benchmarks/runs/semisup).
+Each run lives in RUNS/<task>-<method>-e<epochs>-s<seed>/ (default RUNS: benchmarks/runs/semisup);
+seeds trained side by side share RUNS/<task>-<method>-e<epochs>-s<first>-<last>/, one seed-K/ each.
 A finished run (result.json) is collected, not retrained; an unfinished one resumes from its last
 checkpoint. So the script can be stopped at any time and started again, on another machine too
 (copy RUNS). Test errors are counted on the official 10,000 test images with the Polyak-averaged
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -37,18 +41,25 @@ PUBLISHED = ("Salimans et al. 2016 (arXiv 1606.03498), Table 1: **93 ± 6.5** er
 DOC = RESULTS
 
 
-def run_dir(root: Path, task: str, method: str, epochs: int, seed: int) -> Path:
-    return root / f"{task}-{method}-e{epochs}-s{seed}"
+FOLDER = re.compile(r"^(?P<task>.+)-(?P<method>ssgan|supervised)-e(?P<epochs>\d+)-s(?P<seeds>\d+(?:-\d+)?)$")
 
 
-def run_one(root: Path, task: str, method: str, epochs: int, seed: int, args) -> None:
-    folder = run_dir(root, task, method, epochs, seed)
-    if (folder / "result.json").is_file():
+def run_dir(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, ...]) -> Path:
+    """RUNS/<task>-<method>-e<epochs>-s<seed>, or ...-s<first>-<last> for seeds trained side by side."""
+    name = f"s{seeds[0]}" if len(seeds) == 1 else f"s{seeds[0]}-{seeds[-1]}"
+    return root / f"{task}-{method}-e{epochs}-{name}"
+
+
+def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, ...], args) -> None:
+    folder = run_dir(root, task, method, epochs, seeds)
+    outputs = [folder] if len(seeds) == 1 else [folder / f"seed-{s}" for s in seeds]
+    if all((out / "result.json").is_file() for out in outputs):
         print(f"{folder.name}: done, collected")
         return
     recipe, labels = TASKS[task]
-    overrides = [f"labels={labels}", f"method={method}", f"epochs={epochs}", f"seed={seed}",
-                 f"device={args.device}"] + ([f"data_root={args.data_root}"] if args.data_root else [])
+    overrides = [f"labels={labels}", f"method={method}", f"epochs={epochs}", f"seed={seeds[0]}",
+                 f"parallel_seeds={len(seeds)}", f"device={args.device}"]
+    overrides += [f"data_root={args.data_root}"] if args.data_root else []
     cfg = load_semisup_config(recipe, overrides)
     resume = (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("ckpt-*.json"))
     print(f"{folder.name}: {'resuming' if resume else 'training'}", flush=True)
@@ -56,15 +67,15 @@ def run_one(root: Path, task: str, method: str, epochs: int, seed: int, args) ->
     if result.test_errors is None:  # stopped by Ctrl-C / SIGTERM: it saved a checkpoint
         raise SystemExit(f"{folder.name}: stopped after {result.epochs} epochs; run the same command "
                          f"again to resume")
-    print(f"{folder.name}: {result.test_errors} errors / {result.test_size} in {result.wall_seconds:.0f} s",
-          flush=True)
+    errors = ", ".join(f"seed {s}: {e}" for s, e in zip(result.seeds, result.test_errors))
+    print(f"{folder.name}: {errors} errors / {result.test_size} in {result.wall_seconds:.0f} s", flush=True)
 
 
-# where a run was made, not what was trained: may differ between runs of one benchmark
-RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every"}
+# where a run was made, or which seeds: not what was trained; may differ between runs of one benchmark
+RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every", "seed", "parallel_seeds"}
 
 
-def deviations(folder: Path, task: str, method: str, epochs: int, seed: int) -> str:
+def deviations(folder: Path, task: str, method: str, epochs: int) -> str:
     """Settings in which the run's config.yaml differs from today's recipe ('' when none).
 
     A recipe changed after a run was made must not silently mix old and new runs in one mean.
@@ -75,34 +86,46 @@ def deviations(folder: Path, task: str, method: str, epochs: int, seed: int) -> 
         return ""
     used = yaml.safe_load(path.read_text()) or {}
     recipe, labels = TASKS[task]
-    today = load_semisup_config(recipe, [f"labels={labels}", f"method={method}", f"epochs={epochs}",
-                                         f"seed={seed}"]).to_dict()
+    today = load_semisup_config(recipe, [f"labels={labels}", f"method={method}", f"epochs={epochs}"]).to_dict()
     diff = {k: used.get(k, "(not recorded)") for k in today if k not in RUN_ENVIRONMENT and used.get(k) != today[k]}
     return ", ".join(f"{k}={v}" for k, v in sorted(diff.items()))
 
 
+def _tested(folder: Path) -> list[dict]:
+    """The metrics.jsonl rows of the epochs where the test error was measured."""
+    path = folder / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip() and "test_errors" in line]
+
+
 def read_runs(root: Path) -> list[dict]:
-    """One row per run folder: the final result, or the last tested epoch of an unfinished run."""
+    """One row per seed: the final result, or the last tested epoch of an unfinished run."""
     rows = []
-    for folder in sorted(root.glob("*-e*-s*")):
-        try:
-            task, method, e, s = folder.name.rsplit("-", 3)
-            base = {"task": task, "method": method, "epochs": int(e[1:]), "seed": int(s[1:]), "dir": folder}
-        except ValueError:
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        match = FOLDER.match(folder.name)
+        if not match or not folder.is_dir():
             continue
-        base["deviates"] = deviations(folder, task, method, base["epochs"], base["seed"])
-        if (folder / "result.json").is_file():
-            r = json.loads((folder / "result.json").read_text())
-            rows.append({**base, "done": True, "errors": r["test_errors"], "wall": r["wall_seconds"],
-                         "machine": r["machine"], "reached": int(e[1:])})
-            continue
-        tested = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
-                  if line.strip() and "test_errors" in line] if (folder / "metrics.jsonl").is_file() else []
-        if tested:
-            meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
-            last = tested[-1]
-            rows.append({**base, "done": False, "errors": last["test_errors"], "wall": last["wall_seconds"],
-                         "machine": meta.get("machine", "?"), "reached": last["epoch"]})
+        task, method, epochs = match["task"], match["method"], int(match["epochs"])
+        deviates = deviations(folder, task, method, epochs)
+        meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+        stacked = sorted(folder.glob("seed-*"), key=lambda f: int(f.name[5:]))
+        for out in stacked or [folder]:
+            if not (out / "labeled_indices.json").is_file():
+                continue
+            seed = json.loads((out / "labeled_indices.json").read_text())["seed"]
+            name = folder.name + (f"/{out.name}" if stacked else "")
+            base = {"task": task, "method": method, "epochs": epochs, "seed": seed, "dir": out, "name": name,
+                    "deviates": deviates}
+            if (out / "result.json").is_file():
+                r = json.loads((out / "result.json").read_text())
+                rows.append({**base, "done": True, "errors": r["test_errors"], "wall": r["wall_seconds"],
+                             "machine": r["machine"], "reached": epochs,
+                             "stack": len(r.get("trained_with_seeds", [seed]))})
+            elif tested := _tested(out):
+                rows.append({**base, "done": False, "errors": tested[-1]["test_errors"],
+                             "wall": tested[-1]["wall_seconds"], "machine": meta.get("machine", "?"),
+                             "reached": tested[-1]["epoch"]})
     return rows
 
 
@@ -118,12 +141,17 @@ def summary_table(rows: list[dict]) -> list[str]:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["done"] and not r["deviates"]:
-            groups.setdefault((r["task"], r["method"], r["epochs"]), []).append(r)
+            group = groups.setdefault((r["task"], r["method"], r["epochs"]), [])
+            if r["seed"] not in {g["seed"] for g in group}:  # a seed trained twice counts once
+                group.append(r)
     for (task, method, epochs), rs in sorted(groups.items()):
         errs = [r["errors"] for r in rs]
         per_seed = ", ".join(f"s{r['seed']}: {r['errors']}" for r in rs)
         wall = statistics.mean(r["wall"] for r in rs)
+        stacks = sorted({r["stack"] for r in rs})
         machines = "; ".join(sorted({r["machine"] for r in rs}))
+        if stacks != [1]:  # seeds trained side by side: the time is the stack's, all its seeds at once
+            machines += f" ({' / '.join(map(str, stacks))} seeds per process, wall time per process)"
         lines.append(f"| {task} | {method} | {epochs} | {len(rs)} | {_mean_std(errs)} "
                      f"({statistics.mean(errs) / 100:.2f} %) | {per_seed} | {wall / 60:.1f} min | {machines} |")
     return lines
@@ -138,7 +166,7 @@ def unfinished_table(rows: list[dict]) -> list[str]:
              "", "| run | epoch reached / planned | test errors / 10,000 | wall time | machine | differs from "
              "the recipe in |", "|---|---|---|---|---|---|"]
     for r in rs:
-        lines.append(f"| {r['dir'].name} | {r['reached']} / {r['epochs']} | {r['errors']} | "
+        lines.append(f"| {r['name']} | {r['reached']} / {r['epochs']} | {r['errors']} | "
                      f"{r['wall'] / 60:.1f} min | {r['machine']} | {r['deviates'] or '-'} |")
     return lines
 
@@ -149,11 +177,9 @@ def curves(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["task"] != "mnist100" or r["method"] != "ssgan":
             continue
-        tested = [json.loads(line) for line in (r["dir"] / "metrics.jsonl").read_text().splitlines()
-                  if line.strip() and "test_errors" in line]
-        pts = ", ".join(f"{row['epoch']}: {row['test_errors']}" for row in tested)
+        pts = ", ".join(f"{row['epoch']}: {row['test_errors']}" for row in _tested(r["dir"]))
         differs = f" (differs from the recipe in {r['deviates']})" if r["deviates"] else ""
-        out += ["", f"`{r['dir'].name}`{differs} test errors by epoch (EMA classifier): {pts}"]
+        out += ["", f"`{r['name']}`{differs} test errors by epoch (EMA classifier): {pts}"]
     return out
 
 
@@ -166,9 +192,8 @@ def plot_curves(rows: list[dict], path: Path) -> bool:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for r in rows:
-        tested = [json.loads(line) for line in (r["dir"] / "metrics.jsonl").read_text().splitlines()
-                  if line.strip() and "test_errors" in line]
-        ax.plot([t["epoch"] for t in tested], [t["test_errors"] for t in tested], marker=".", label=r["dir"].name)
+        tested = _tested(r["dir"])
+        ax.plot([t["epoch"] for t in tested], [t["test_errors"] for t in tested], marker=".", label=r["name"])
     ax.set(xlabel="epoch", ylabel="test errors / 10,000", yscale="log")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -208,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--parallel-seeds", type=int, default=1,
+                   help="train this many seeds side by side in one process (one set of kernels: for GPUs)")
     p.add_argument("--epochs", type=int, default=300, help="epochs per run (paper: 300)")
     p.add_argument("--tasks", default=",".join(TASKS), help=f"comma list of {', '.join(TASKS)}")
     p.add_argument("--methods", default="ssgan,supervised", help="comma list of ssgan, supervised")
@@ -233,10 +260,12 @@ def main(argv: list[str] | None = None) -> None:
         with log.open("a") as f:
             f.write(command + "\n")
         print(f"machine: {machine_description(pick_device(args.device))}", flush=True)
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        chunks = [tuple(seeds[i:i + args.parallel_seeds]) for i in range(0, len(seeds), args.parallel_seeds)]
         for task in tasks:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for chunk in chunks:
                 for method in methods:
-                    run_one(args.runs, task, method, args.epochs, seed, args)
+                    run_one(args.runs, task, method, args.epochs, chunk, args)
     commands = list(dict.fromkeys(log.read_text().splitlines())) if log.is_file() else [command]
     notes_file = args.runs / "notes.txt"
     if args.note:

@@ -39,12 +39,13 @@ def test_feature_matching_is_zero_for_equal_means_and_mean_squared_otherwise():
 
 def test_data_dependent_init_gives_standardized_preactivations():
     torch.manual_seed(0)
-    x = torch.randn(500, 20) * 3 + 2
-    layer = WNLinear(20, 7)
+    x = torch.randn(2, 500, 20) * 3 + 2  # two copies, each initialized on its own batch
+    x[1] = x[1] * 5 - 7
+    layer = WNLinear(20, 7, copies=2)
     data_dependent_init(layer, x)
     out = layer(x)
-    torch.testing.assert_close(out.mean(0), torch.zeros(7), atol=1e-5, rtol=0)
-    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(7), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.mean(1), torch.zeros(2, 7), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.std(1, unbiased=False), torch.ones(2, 7), atol=1e-4, rtol=0)
     assert not layer.init_mode
 
 
@@ -59,9 +60,9 @@ def test_data_dependent_init_standardizes_every_layer_of_the_classifier():
     for h in hooks:
         h.remove()
     assert len(seen) == 3
-    for out in seen:
-        torch.testing.assert_close(out.mean(0), torch.zeros(out.shape[1]), atol=1e-4, rtol=0)
-        torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(out.shape[1]), atol=1e-3, rtol=0)
+    for out in seen:  # (1 copy, batch, units)
+        torch.testing.assert_close(out.mean(1), torch.zeros(1, out.shape[2]), atol=1e-4, rtol=0)
+        torch.testing.assert_close(out.std(1, unbiased=False), torch.ones(1, out.shape[2]), atol=1e-3, rtol=0)
 
 
 def test_gaussian_noise_only_in_training_mode():
@@ -74,9 +75,9 @@ def test_gaussian_noise_only_in_training_mode():
 
 
 def test_generator_output_is_an_image_in_unit_interval():
-    G = Generator(z_dim=6, hidden=(8, 8), out_features=12)
+    G = Generator(z_dim=6, hidden=(8, 8), out_features=12, copies=3)
     out = G(G.noise(5))
-    assert out.shape == (5, 12) and 0 <= out.min() and out.max() <= 1
+    assert out.shape == (3, 5, 12) and 0 <= out.min() and out.max() <= 1
 
 
 def test_labeled_subset_is_balanced_deterministic_and_seed_dependent():

@@ -16,6 +16,8 @@ def semisup(
     labels: Annotated[Optional[int], typer.Option(help="Labeled examples in all, balanced over the classes "
                                                        "(default: the recipe's, 100).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: labeled subset, weights, batches, noise.")] = 0,
+    parallel_seeds: Annotated[int, typer.Option(help="Train seeds SEED .. SEED+N-1 side by side in one "
+                                                     "process; each gets RUN/seed-K/.")] = 1,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs over the unlabeled set (default: the recipe's, "
                                                        "300 as in the paper).")] = None,
     supervised: Annotated[bool, typer.Option("--supervised", help="Train the supervised-only baseline: the "
@@ -48,7 +50,7 @@ def semisup(
     else:
         if dataset not in DEFAULT_RECIPE:
             raise GankitError(f"--dataset: expected one of {', '.join(DEFAULT_RECIPE)}, got {dataset!r}")
-        overrides = [f"dataset={dataset}", f"seed={seed}"]
+        overrides = [f"dataset={dataset}", f"seed={seed}", f"parallel_seeds={parallel_seeds}"]
     overrides += [f"labels={labels}"] * (labels is not None) + [f"epochs={epochs}"] * (epochs is not None)
     overrides += ["method=supervised"] * supervised + ([f"data_root={data_root}"] if data_root else [])
     cfg = load_semisup_config(recipe or DEFAULT_RECIPE[dataset], overrides + list(set_ or []))
@@ -56,10 +58,15 @@ def semisup(
     if result.test_errors is None:
         console.print(f"stopped early; resume with [cyan]gankit semisup --resume {result.run_dir}")
         return
-    pct = 100 * result.test_errors / result.test_size
-    console.print(f"{cfg.method} {cfg.dataset}, {cfg.labels} labels, seed {cfg.seed}, {result.epochs} epochs: "
-                  f"[bold]test error {result.test_errors} / {result.test_size} ({pct:.2f} %)[/]")
-    console.print(f"classifier: [cyan]{result.run_dir / 'classifier.safetensors'}[/] (+ .json)")
+    for seed, folder, errors in zip(result.seeds, result.seed_dirs, result.test_errors):
+        pct = 100 * errors / result.test_size
+        console.print(f"{cfg.method} {cfg.dataset}, {cfg.labels} labels, seed {seed}, {result.epochs} epochs: "
+                      f"[bold]test error {errors} / {result.test_size} ({pct:.2f} %)[/]")
+        console.print(f"  classifier: [cyan]{folder / 'classifier.safetensors'}[/] (+ .json)")
+    if len(result.seeds) > 1:
+        import statistics
+        console.print(f"[bold]mean over {len(result.seeds)} seeds: {statistics.mean(result.test_errors):.1f} "
+                      f"± {statistics.stdev(result.test_errors):.1f} errors[/] (sample standard deviation)")
 
 
 def classify(
@@ -89,6 +96,8 @@ def register(app: typer.Typer) -> None:
 * `gankit semisup --dataset mnist --labels 100 --seed 0 --data-root ../shared/data`
 
 * `gankit semisup --dataset mnist --labels 100 --seed 0 --supervised` : the supervised-only baseline
+
+* `gankit semisup --dataset mnist --seed 0 --parallel-seeds 5 --set device=cuda` : seeds 0-4 at once
 
 * `gankit semisup --dataset fashion-mnist --labels 1000 --epochs 50 -o runs/fashion1000`
 

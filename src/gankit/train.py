@@ -29,6 +29,7 @@ from gankit.errors import ConfigError, GankitError, TrainingDiverged
 from gankit.game import GANGame, build_players
 from gankit.progress import TrainProgress
 from gankit.runs import stop_on_signal
+from gankit.seeding import reseed
 from gankit.viz import save_loss_curve, save_sample_picture
 
 
@@ -76,8 +77,7 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         beta = self.decay if step >= self.start else 0.0
-        for avg, p in zip(self.model.parameters(), model.parameters()):
-            avg.lerp_(p, 1 - beta)
+        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1 - beta)
         for avg, b in zip(self.model.buffers(), model.buffers()):
             avg.copy_(b)
 
@@ -216,7 +216,7 @@ class Trainer:
         t, s = self.cfg.train, self.step
         # Noise and dropout come from a stream seeded by (seed, rank, step): a resumed run
         # draws exactly what the uninterrupted one drew, and each rank draws its own.
-        torch.manual_seed(((t.seed * 1_000_003 + self.info.rank) * 1_000_033 + s) % 2**62)
+        reseed(((t.seed * 1_000_003 + self.info.rank) * 1_000_033 + s) % 2**62, self.info.device)
         for opt, base_lr in ((self.opt_d, t.lr_d), (self.opt_g, t.lr_g)):
             for group in opt.param_groups:  # schedules are functions of the step: nothing to save
                 group["lr"] = scheduled_lr(t, base_lr, s)

@@ -15,6 +15,7 @@ from gankit.errors import GankitError
 from gankit.semisup.nets import Classifier, parse_widths
 
 KIND = "gankit-semisup-classifier"
+FORMAT = 2  # 2: every tensor has a leading copy axis of size 1 (nets.py); 1: the same without it
 
 
 @torch.no_grad()
@@ -26,10 +27,15 @@ def test_errors(model: nn.Module, x: Tensor, y: Tensor, batch: int = 2000) -> in
 
 
 def save_classifier(stem: Path, model: Classifier, meta: dict[str, Any]) -> Path:
-    """Write ``stem.safetensors`` (weights) then ``stem.json`` (architecture, class names, results)."""
+    """Write ``stem.safetensors`` (weights) then ``stem.json`` (architecture, class names, results).
+
+    ``model``: a one-copy Classifier (``nets.copy_of`` takes one out of a stack).
+    """
+    if model.copies != 1:
+        raise ValueError(f"save one copy at a time (nets.copy_of): this classifier holds {model.copies}")
     stem = Path(stem)
     c = meta["config"]
-    record = {"kind": KIND, "format": 1, "in_features": model.in_features, "num_classes": model.num_classes,
+    record = {"kind": KIND, "format": FORMAT, "in_features": model.in_features, "num_classes": model.num_classes,
               "d_hidden": c["d_hidden"], "input": "grey images scaled to [0, 1], flattened row-major", **meta}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(stem.with_suffix(".safetensors"), save(tensors))
@@ -54,6 +60,11 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
     record, tensors = read_record(json_path, "classifier")
     if record.get("kind") != KIND:
         raise GankitError(f"{json_path} is not a gankit semi-supervised classifier (kind={record.get('kind')!r})")
+    if record.get("format") not in (1, FORMAT):
+        raise GankitError(f"{json_path}: classifier format {record.get('format')} is not supported "
+                          f"(this gankit reads formats 1 and {FORMAT})")
+    if record["format"] == 1:
+        tensors = {k: v.unsqueeze(0) for k, v in tensors.items()}
     model = Classifier(record["in_features"], parse_widths(record["d_hidden"], "d_hidden"), record["num_classes"])
     model.load_state_dict(tensors)
     return model.eval(), record

@@ -45,9 +45,15 @@ class SemisupConfig:
     ema: float = 0.999                    # Polyak (EMA) decay of D's weights, used at test time; 0: off
     init_batch: int = 500                 # images for the data-dependent weight-norm init
     seed: int = 0                         # weights, labeled subset, batches, noise
+    parallel_seeds: int = 1               # train seeds seed .. seed+N-1 side by side in one process: one
+                                          # set of kernel launches for all (these nets are launch-bound on a GPU)
     device: str = "auto"                  # auto: cuda when available, else cpu
     eval_every: int = 1                   # epochs between test-error measurements
     out_dir: str = "runs"
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(range(self.seed, self.seed + self.parallel_seeds))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -55,7 +61,8 @@ class SemisupConfig:
     def check(self) -> "SemisupConfig":
         from gankit.semisup.nets import parse_widths
         errors = []
-        for key in ("labels", "z_dim", "epochs", "batch_size", "lr", "adam_eps", "init_batch", "eval_every"):
+        for key in ("labels", "z_dim", "epochs", "batch_size", "lr", "adam_eps", "init_batch", "eval_every",
+                    "parallel_seeds"):
             if getattr(self, key) <= 0:
                 errors.append(f"{key}: must be > 0, got {getattr(self, key)}")
         if self.image_size is not None and self.image_size < 4:

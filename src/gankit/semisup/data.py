@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -34,12 +35,13 @@ def balanced_labeled_indices(labels: Tensor, n_labels: int, num_classes: int, se
 
 @dataclass
 class SemisupData:
-    """Images as float [0, 1] rows (N, 784) on the target device."""
+    """Images as float [0, 1] rows (N, 784) on the target device; one labeled subset per seed."""
 
+    seeds: tuple[int, ...]
     x_unlabeled: Tensor
-    x_labeled: Tensor
-    y_labeled: Tensor
-    labeled_indices: Tensor      # into the training set
+    x_labeled: Tensor            # (seeds, labels, 784)
+    y_labeled: Tensor            # (seeds, labels)
+    labeled_indices: Tensor      # (seeds, labels), into the training set
     x_test: Tensor
     y_test: Tensor
     class_names: list[str]
@@ -50,22 +52,25 @@ def _rows(ds) -> Tensor:
     return ds.x.flatten(1).float() / 255.0
 
 
-def load_semisup_data(dataset: str, n_labels: int, seed: int, *, root=None, unlabeled_limit: int | None = None,
-                      image_size: int | None = None, device: torch.device | str = "cpu") -> SemisupData:
-    """Load the train and test splits and draw the labeled subset of the training set.
+def load_semisup_data(dataset: str, n_labels: int, seeds: int | Sequence[int], *, root=None,
+                      unlabeled_limit: int | None = None, image_size: int | None = None,
+                      device: torch.device | str = "cpu") -> SemisupData:
+    """Load the train and test splits and draw the labeled subset of the training set for each seed.
 
-    The labeled subset is drawn from the full training set; the unlabeled pool is
+    The labeled subsets are drawn from the full training set; the unlabeled pool is
     the full training set (it includes the labeled images, as in the paper) or,
     with ``unlabeled_limit``, its first N images (for quick tests). ``image_size``
     resizes every image (the test images too).
     """
     train = load_dataset(dataset, root=root, split="train", image_size=image_size)
     test = load_dataset(dataset, root=root, split="test", image_size=image_size)
-    idx = balanced_labeled_indices(train.y, n_labels, train.num_classes, seed)
+    seeds = (seeds,) if isinstance(seeds, int) else tuple(seeds)
+    idx = torch.stack([balanced_labeled_indices(train.y, n_labels, train.num_classes, s) for s in seeds])
     x_train = _rows(train)
     unlabeled = x_train if unlabeled_limit is None else x_train[:unlabeled_limit]
     return SemisupData(
-        x_unlabeled=unlabeled.to(device), x_labeled=x_train[idx].to(device), y_labeled=train.y[idx].to(device),
+        seeds=seeds, x_unlabeled=unlabeled.to(device), x_labeled=x_train[idx].to(device),
+        y_labeled=train.y[idx].to(device),
         labeled_indices=idx, x_test=_rows(test).to(device), y_test=test.y.to(device),
         class_names=list(train.class_names or [str(k) for k in range(train.num_classes)]),
         image_shape=tuple(train.sample_shape))

@@ -9,6 +9,9 @@ so the GAN part of the loss needs no extra output unit:
 
     -log D(x)           = softplus(lse) - lse           (real, unlabeled data)
     -log (1 - D(G(z)))  = log(1 + Z) = softplus(lse)    (generated data)
+
+Each loss takes batches of shape (..., batch, K) and averages over the batch axis:
+a stack of networks (one per seed, see nets.stack_copies) gets one loss per copy.
 """
 
 from __future__ import annotations
@@ -24,16 +27,16 @@ def unlabeled_loss(logits_real: Tensor, logits_fake: Tensor) -> Tensor:
     The 1/2 weights follow the improved-GAN code, where the unlabeled and
     generated halves each count half.
     """
-    lse_real = torch.logsumexp(logits_real, dim=1)
-    lse_fake = torch.logsumexp(logits_fake, dim=1)
+    lse_real = torch.logsumexp(logits_real, dim=-1)
+    lse_fake = torch.logsumexp(logits_fake, dim=-1)
     real = F.softplus(lse_real) - lse_real   # -log Z/(Z+1)
     fake = F.softplus(lse_fake)              # -log 1/(Z+1)
-    return 0.5 * real.mean() + 0.5 * fake.mean()
+    return 0.5 * real.mean(-1) + 0.5 * fake.mean(-1)
 
 
 def supervised_loss(logits: Tensor, y: Tensor) -> Tensor:
     """Cross-entropy of the K-class classifier on labeled real data, log p(y | x, y < K+1)."""
-    return F.cross_entropy(logits, y)
+    return F.cross_entropy(logits.flatten(0, -2), y.flatten(), reduction="none").view(y.shape).mean(-1)
 
 
 def feature_matching_loss(features_real: Tensor, features_fake: Tensor) -> Tensor:
@@ -42,4 +45,4 @@ def feature_matching_loss(features_real: Tensor, features_fake: Tensor) -> Tenso
     The mean (not the sum) over the units matches the improved-GAN code; with
     Adam the scale makes no difference to the steps.
     """
-    return (features_real.mean(0) - features_fake.mean(0)).square().mean()
+    return (features_real.mean(-2) - features_fake.mean(-2)).square().mean(-1)

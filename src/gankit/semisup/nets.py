@@ -7,11 +7,19 @@ Its (K+1)-th class "fake" has the fixed logit 0, so D needs no extra output.
 
 G is 100-500-500-784: softplus hidden layers with batch norm and a weight-normalized
 sigmoid output, fed uniform noise in [0, 1)^100 as in the paper's MNIST code.
+
+Every layer holds ``copies`` independent networks side by side (a leading copy axis
+on each weight, batched matrix products), so that several seeds train in one set of
+kernels: these small MLPs are bound by kernel launches on a GPU, not by arithmetic.
+A plain network is the one-copy case. ``stack_copies`` joins one-copy networks (one
+per seed) into a stack and ``copy_of`` takes one back out.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -19,38 +27,75 @@ from torch import Tensor, nn
 
 
 class WNLinear(nn.Module):
-    """Weight-normalized linear layer: ``y = g * (x @ v.T) / ||v|| + b``, one g per unit.
+    """Weight-normalized linear layer: ``y = g * (x @ v.T) / ||v|| + b``, one g per unit, per copy.
 
-    With ``init_mode`` on, the next forward sets g and b from that batch so the
-    pre-activations come out with zero mean and unit variance per unit (the
-    data-dependent initialization of Salimans & Kingma 2016, section 3).
-    ``train_scale=False`` keeps g where the init put it: the improved-GAN MNIST code
-    trains the scale only in D's output layer and G's output layer.
+    Takes (copies, batch, in) and returns (copies, batch, out). With ``init_mode`` on,
+    the next forward sets g and b from that batch so the pre-activations come out with
+    zero mean and unit variance per unit (the data-dependent initialization of
+    Salimans & Kingma 2016, section 3). ``train_scale=False`` keeps g where the init put
+    it: the improved-GAN MNIST code trains the scale only in D's output layer and G's
+    output layer.
     """
 
     def __init__(self, in_features: int, out_features: int, train_scale: bool = True, init_scale: float = 1.0,
-                 v_std: float = 0.1):
+                 v_std: float = 0.1, copies: int = 1):
         super().__init__()
+        self.copies = copies
         # v's scale matters with Adam: it sets how fast the direction v / ||v|| turns
-        self.v = nn.Parameter(torch.randn(out_features, in_features) * v_std)
+        self.v = nn.Parameter(torch.randn(copies, out_features, in_features) * v_std)
         if train_scale:
-            self.g = nn.Parameter(torch.ones(out_features))
+            self.g = nn.Parameter(torch.ones(copies, out_features))
         else:  # set by the data-dependent init, then fixed (a buffer: saved, averaged by copy)
-            self.register_buffer("g", torch.ones(out_features))
-        self.b = nn.Parameter(torch.zeros(out_features))
+            self.register_buffer("g", torch.ones(copies, out_features))
+        self.b = nn.Parameter(torch.zeros(copies, out_features))
         self.init_scale = init_scale
         self.init_mode = False
 
     def forward(self, x: Tensor) -> Tensor:
-        # x @ (v / ||v||).T computed as (x @ v.T) / ||v||: no normalized copy of the weights
-        direction = F.linear(x, self.v) / self.v.norm(dim=1)
+        norm = torch.linalg.vector_norm(self.v, dim=2)
         if self.init_mode:
             with torch.no_grad():
-                mean, std = direction.mean(0), direction.std(0, unbiased=False)
+                direction = torch.bmm(x, self.v.transpose(1, 2)) / norm.unsqueeze(1)
+                mean, std = direction.mean(1), direction.std(1, unbiased=False)
                 self.g.copy_(self.init_scale / (std + 1e-8))
                 self.b.copy_(-mean * self.g)
             self.init_mode = False
-        return direction * self.g + self.b
+        weight = self.v * (self.g / norm).unsqueeze(2)
+        return torch.baddbmm(self.b.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+class CopyLinear(nn.Module):
+    """A linear layer without bias, per copy: (copies, batch, in) -> (copies, batch, out)."""
+
+    def __init__(self, in_features: int, out_features: int, copies: int = 1):
+        super().__init__()
+        self.copies = copies
+        self.weight = nn.Parameter(torch.randn(copies, out_features, in_features) / math.sqrt(in_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.bmm(x, self.weight.transpose(1, 2))
+
+
+class CopyBatchNorm(nn.Module):
+    """Batch norm over the batch axis of (copies, batch, features), each copy with its own statistics.
+
+    A learned shift and no scale, as in the paper's G (its batch norm has g=None).
+    """
+
+    def __init__(self, features: int, copies: int = 1, momentum: float = 0.1, eps: float = 1e-5):
+        super().__init__()
+        self.copies, self.momentum, self.eps = copies, momentum, eps
+        self.bias = nn.Parameter(torch.zeros(copies, features))
+        self.register_buffer("running_mean", torch.zeros(copies, features))
+        self.register_buffer("running_var", torch.ones(copies, features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        c, n, f = x.shape
+        # (copies, batch, f) -> (batch, copies * f): every (copy, unit) is a channel of one batch norm
+        flat = x.transpose(0, 1).reshape(n, c * f)
+        out = F.batch_norm(flat, self.running_mean.view(-1), self.running_var.view(-1), None, self.bias.view(-1),
+                           self.training, self.momentum, self.eps)
+        return out.view(n, c, f).transpose(0, 1)
 
 
 class GaussianNoise(nn.Module):
@@ -65,7 +110,11 @@ class GaussianNoise(nn.Module):
 
 
 class Classifier(nn.Module):
-    """The discriminator/classifier D: returns K logits; ``features`` gives the last hidden layer.
+    """The discriminator/classifier D.
+
+    ``forward(x)``: images (B, ...) -> K logits (B, K), the classifier a user calls (a
+    stack of copies returns (copies, B, K): every copy on the same images).
+    ``stacked(x)`` / ``stacked_features(x)``: one batch per copy, (copies, B, in_features).
 
     in_features: flattened image size (784). hidden: widths of the hidden layers
     (paper: 1000, 500, 250, 250, 250). input_noise / hidden_noise: Gaussian noise
@@ -73,55 +122,63 @@ class Classifier(nn.Module):
     """
 
     def __init__(self, in_features: int = 784, hidden: tuple[int, ...] = (1000, 500, 250, 250, 250),
-                 num_classes: int = 10, input_noise: float = 0.3, hidden_noise: float = 0.5):
+                 num_classes: int = 10, input_noise: float = 0.3, hidden_noise: float = 0.5, copies: int = 1):
         super().__init__()
-        self.in_features, self.num_classes = in_features, num_classes
+        self.in_features, self.num_classes, self.copies = in_features, num_classes, copies
         layers: list[nn.Module] = [GaussianNoise(input_noise)]
         width = in_features
         for i, h in enumerate(hidden):
-            layers += [WNLinear(width, h, train_scale=False), nn.ReLU()]
+            layers += [WNLinear(width, h, train_scale=False, copies=copies), nn.ReLU()]
             if i < len(hidden) - 1:
                 layers.append(GaussianNoise(hidden_noise))
             width = h
         self.body = nn.Sequential(*layers)
         self.noise_out = GaussianNoise(hidden_noise)
-        self.head = WNLinear(width, num_classes, train_scale=True)
+        self.head = WNLinear(width, num_classes, train_scale=True, copies=copies)
+
+    def stacked_features(self, x: Tensor) -> Tensor:
+        """The last hidden layer (before its noise), per copy: where feature matching looks."""
+        return self.body(x)
+
+    def stacked(self, x: Tensor) -> Tensor:
+        return self.head(self.noise_out(self.body(x)))
+
+    def _every_copy(self, x: Tensor) -> Tensor:
+        return x.flatten(1).unsqueeze(0).expand(self.copies, -1, -1)
+
+    def _plain(self, out: Tensor) -> Tensor:
+        return out[0] if self.copies == 1 else out
 
     def features(self, x: Tensor) -> Tensor:
-        """The last hidden layer (before its noise): where feature matching looks."""
-        return self.body(x.flatten(1))
+        return self._plain(self.stacked_features(self._every_copy(x)))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.noise_out(self.features(x)))
-
-    def logits_and_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.features(x)
-        return self.head(self.noise_out(h)), h
+        return self._plain(self.stacked(self._every_copy(x)))
 
 
 class Generator(nn.Module):
-    """G: z (uniform in [0, 1)^z_dim) -> softplus(BN(linear)) x len(hidden) -> sigmoid(WN linear)."""
+    """G: z (uniform in [0, 1)^z_dim) -> softplus(BN(linear)) x len(hidden) -> sigmoid(WN linear).
 
-    def __init__(self, z_dim: int = 100, hidden: tuple[int, ...] = (500, 500), out_features: int = 784):
+    Takes (copies, n, z_dim) and returns (copies, n, out_features).
+    """
+
+    def __init__(self, z_dim: int = 100, hidden: tuple[int, ...] = (500, 500), out_features: int = 784,
+                 copies: int = 1):
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim, self.copies = z_dim, copies
         layers: list[nn.Module] = []
         width = z_dim
         for h in hidden:
-            # no bias: batch norm's shift takes its place; its scale stays 1 (as in the paper's code)
-            bn = nn.BatchNorm1d(h)
-            bn.weight.requires_grad_(False)
-            layers += [nn.Linear(width, h, bias=False), bn, nn.Softplus()]
+            # no bias: batch norm's shift takes its place; no scale (as in the paper's code)
+            layers += [CopyLinear(width, h, copies), CopyBatchNorm(h, copies), nn.Softplus()]
             width = h
         self.body = nn.Sequential(*layers)
         # g starts at 1 and is trained; no data-dependent init for G
-        self.out = WNLinear(width, out_features, train_scale=True, v_std=0.05)
-        for m in self.body:
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=1 / math.sqrt(m.in_features))
+        self.out = WNLinear(width, out_features, train_scale=True, v_std=0.05, copies=copies)
 
     def noise(self, n: int, generator: torch.Generator | None = None, device=None) -> Tensor:
-        return torch.rand(n, self.z_dim, generator=generator, device=device)
+        """(copies, n, z_dim) uniform noise."""
+        return torch.rand(self.copies, n, self.z_dim, generator=generator, device=device)
 
     def forward(self, z: Tensor) -> Tensor:
         return torch.sigmoid(self.out(self.body(z)))
@@ -133,7 +190,7 @@ def data_dependent_init(model: nn.Module, x: Tensor) -> None:
 
     Layers are initialized in forward order, each on the output of the already
     initialized layers below it (Salimans & Kingma 2016; the improved-GAN code
-    uses a batch of 500 training images for D).
+    uses a batch of 500 training images for D). ``x``: what ``model`` takes.
     """
     layers = [m for m in model.modules() if isinstance(m, WNLinear)]
     for m in layers:
@@ -143,6 +200,39 @@ def data_dependent_init(model: nn.Module, x: Tensor) -> None:
     finally:
         for m in layers:
             m.init_mode = False
+
+
+def _set_copies(module: nn.Module, copies: int) -> None:
+    for m in module.modules():
+        if hasattr(m, "copies"):
+            m.copies = copies
+
+
+def stack_copies(models: Sequence[nn.Module]) -> nn.Module:
+    """One module holding ``models`` (one-copy networks of one architecture) as its copies, in order.
+
+    Each copy then computes exactly what its model did; Adam and the EMA act per element,
+    so training the stack trains each copy as if alone.
+    """
+    if not models or any(getattr(m, "copies", None) != 1 for m in models):
+        raise ValueError("stack_copies needs one or more one-copy networks")
+    stack = copy.deepcopy(models[0])
+    states = [m.state_dict() for m in models]
+    for name, t in stack.state_dict(keep_vars=True).items():
+        t.data, t.grad = torch.cat([s[name] for s in states]), None
+    _set_copies(stack, len(models))
+    return stack
+
+
+def copy_of(stack: nn.Module, k: int) -> nn.Module:
+    """Copy ``k`` of a stack as a one-copy network with its own storage (same train/eval mode)."""
+    if not 0 <= k < stack.copies:
+        raise IndexError(f"copy {k} of a stack of {stack.copies}")
+    one = copy.deepcopy(stack)
+    for t in one.state_dict(keep_vars=True).values():
+        t.data, t.grad = t.data[k:k + 1].clone(), None
+    _set_copies(one, 1)
+    return one
 
 
 def parse_widths(spec: str, key: str) -> tuple[int, ...]:

@@ -11,6 +11,10 @@ One step of ``method: ssgan`` (the paper's MNIST recipe):
 ``method: supervised`` trains the same D (same noise, init, optimizer, schedule
 and EMA) on the labeled batches alone, for the same number of steps.
 
+``parallel_seeds: N`` trains seeds seed..seed+N-1 side by side (nets.stack_copies): each
+seed has its own labeled subset, initial weights (those of a run of that seed alone),
+batch order and outputs in RUN/seed-K/; the noise comes from one stream for all.
+
 Every random draw is a function of (seed, step), so a run resumed from any
 checkpoint continues exactly as the uninterrupted one would have.
 """
@@ -33,22 +37,25 @@ from gankit import __version__, checkpoint
 from gankit.checkpoint import atomic_write_text
 from gankit.errors import TrainingDiverged
 from gankit.runs import MetricsLog, cpu_name, git_commit, stop_on_signal
+from gankit.seeding import reseed
 from gankit.semisup import losses
 from gankit.semisup.classifier import save_classifier, test_errors
 from gankit.semisup.config import SemisupConfig
 from gankit.semisup.data import SemisupData, load_semisup_data
-from gankit.semisup.nets import Classifier, Generator, data_dependent_init, parse_widths
+from gankit.semisup.nets import Classifier, Generator, copy_of, data_dependent_init, parse_widths, stack_copies
 from gankit.semisup.progress import SemisupProgress
 
 
 @dataclass
 class SemisupResult:
     run_dir: Path
-    test_errors: int | None      # of the EMA classifier on the official test set, after the last epoch
+    seeds: tuple[int, ...]
+    seed_dirs: list[Path]             # where each seed's classifier and result are (run_dir for one seed)
+    test_errors: list[int] | None     # per seed, of the EMA classifier on the official test set, after the last epoch
     test_size: int
     epochs: int
     wall_seconds: float
-    classifier: nn.Module
+    classifiers: list[nn.Module]
 
 
 class PolyakEMA:
@@ -65,10 +72,10 @@ class PolyakEMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         beta = min(self.decay, (1 + step) / (10 + step))
-        for avg, p in zip(self.model.parameters(), model.parameters()):
-            avg.lerp_(p, 1 - beta)
-        for avg, b in zip(self.model.buffers(), model.buffers()):
-            avg.copy_(b)
+        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1 - beta)
+        buffers = list(self.model.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(model.buffers()))
 
 
 class IndexStream:
@@ -114,39 +121,55 @@ class SemisupTrainer:
                  data: SemisupData | None = None):
         self.cfg, self.device = cfg, pick_device(cfg.device)
         self.data = d = data or load_semisup_data(
-            cfg.dataset, cfg.labels, cfg.seed, root=cfg.data_root, unlabeled_limit=cfg.unlabeled_limit,
+            cfg.dataset, cfg.labels, cfg.seeds, root=cfg.data_root, unlabeled_limit=cfg.unlabeled_limit,
             image_size=cfg.image_size, device=self.device)
-        if len(d.x_labeled) != cfg.labels:
-            raise ValueError(f"data has {len(d.x_labeled)} labeled images but the config asks for {cfg.labels}")
-        torch.manual_seed(cfg.seed)
-        n_in, k = d.x_unlabeled.shape[1], len(d.class_names)
-        self.D = Classifier(n_in, parse_widths(cfg.d_hidden, "d_hidden"), k, cfg.input_noise,
-                            cfg.hidden_noise).to(self.device)
-        init_idx = torch.randperm(len(d.x_unlabeled))[:cfg.init_batch].to(self.device)
-        data_dependent_init(self.D, d.x_unlabeled[init_idx])
+        self.seeds = cfg.seeds
+        if d.seeds != self.seeds or d.x_labeled.shape[1] != cfg.labels:
+            raise ValueError(f"data has {d.x_labeled.shape[1]} labeled images for seeds {d.seeds}, but the config "
+                             f"asks for {cfg.labels} for seeds {self.seeds}")
+        Ds, Gs = zip(*(self._players(seed) for seed in self.seeds))
+        self.D = stack_copies(Ds)
         # eps: the improved-GAN code divides by sqrt(v + 1e-8), an epsilon of about 1e-4 in
         # torch's form. With torch's 1e-8, near-zero gradients (a saturated sigmoid in G) still
         # get full-size steps; in our runs G's output then saturated and G collapsed at epoch 8.
-        adam = dict(lr=cfg.lr, betas=(cfg.beta1, 0.999), eps=cfg.adam_eps)
+        # fused on CUDA: one kernel for all the parameters instead of several per tensor.
+        fused = True if self.device.type == "cuda" else None
+        adam = dict(lr=cfg.lr, betas=(cfg.beta1, 0.999), eps=cfg.adam_eps, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
         self.G = self.opt_g = None
         if cfg.method == "ssgan":
-            self.G = Generator(cfg.z_dim, parse_widths(cfg.g_hidden, "g_hidden"), n_in).to(self.device)
+            self.G = stack_copies(Gs)
             self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], **adam)
         self.ema = PolyakEMA(self.D, cfg.ema) if cfg.ema else None
-        b = cfg.batch_size
-        self.labeled = IndexStream(len(d.x_labeled), b, cfg.seed, 0, self.device)
-        self.unlabeled_d = IndexStream(len(d.x_unlabeled), b, cfg.seed, 1, self.device)
-        self.unlabeled_g = IndexStream(len(d.x_unlabeled), b, cfg.seed, 2, self.device)
-        self.steps_per_epoch = len(d.x_unlabeled) // b
+        b, n_lab, n_unl = cfg.batch_size, cfg.labels, len(d.x_unlabeled)
+        self.labeled = [IndexStream(n_lab, b, seed, 0, self.device) for seed in self.seeds]
+        self.unlabeled_d = [IndexStream(n_unl, b, seed, 1, self.device) for seed in self.seeds]
+        self.unlabeled_g = [IndexStream(n_unl, b, seed, 2, self.device) for seed in self.seeds]
+        self.copy_index = torch.arange(len(self.seeds), device=self.device)[:, None]
+        self.steps_per_epoch = n_unl // b
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.step, self.wall_seconds = 0, 0.0
         self.run_dir = Path(run_dir) if run_dir else _new_run_dir(cfg)
+        self.seed_dirs = [self.run_dir] if len(self.seeds) == 1 else [self.run_dir / f"seed-{s}" for s in self.seeds]
         self.ckpt_dir = self.run_dir / "checkpoints"
         if resume:
             self._restore()
         self._write_run_files(resume)
-        self.log = MetricsLog(self.run_dir / "metrics.jsonl", self.step if resume else None)
+        self.logs = [MetricsLog(folder / "metrics.jsonl", self.step if resume else None) for folder in self.seed_dirs]
+
+    def _players(self, seed: int) -> tuple[Classifier, Generator | None]:
+        """One seed's D (weight-norm init on its own batch) and G: those of a run of that seed alone."""
+        cfg, d = self.cfg, self.data
+        torch.manual_seed(seed)
+        n_in, k = d.x_unlabeled.shape[1], len(d.class_names)
+        D = Classifier(n_in, parse_widths(cfg.d_hidden, "d_hidden"), k, cfg.input_noise,
+                       cfg.hidden_noise).to(self.device)
+        init_idx = torch.randperm(len(d.x_unlabeled))[:cfg.init_batch].to(self.device)
+        data_dependent_init(D, d.x_unlabeled[init_idx])
+        G = None
+        if cfg.method == "ssgan":
+            G = Generator(cfg.z_dim, parse_widths(cfg.g_hidden, "g_hidden"), n_in).to(self.device)
+        return D, G
 
     # --- run folder ---------------------------------------------------------------
 
@@ -165,12 +188,14 @@ class SemisupTrainer:
         import yaml
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
-        idx = self.data.labeled_indices.tolist()
-        atomic_write_text(self.run_dir / "labeled_indices.json", json.dumps(
-            {"dataset": self.cfg.dataset, "seed": self.cfg.seed, "labels": len(idx), "indices": idx,
-             "classes": self.data.y_labeled.tolist()}))
+        for k, (seed, folder) in enumerate(zip(self.seeds, self.seed_dirs)):
+            folder.mkdir(exist_ok=True)
+            idx = self.data.labeled_indices[k].tolist()
+            atomic_write_text(folder / "labeled_indices.json", json.dumps(
+                {"dataset": self.cfg.dataset, "seed": seed, "labels": len(idx), "indices": idx,
+                 "classes": self.data.y_labeled[k].tolist()}))
         if not resume:
-            meta = {"seed": self.cfg.seed, "gankit": __version__, "torch": torch.__version__,
+            meta = {"seed": self.cfg.seed, "seeds": list(self.seeds), "gankit": __version__, "torch": torch.__version__,
                     "python": platform.python_version(), "platform": platform.platform(),
                     "git_commit": git_commit(), "device": str(self.device),
                     "machine": machine_description(self.device), "command": sys.argv,
@@ -192,39 +217,47 @@ class SemisupTrainer:
         left = 1 - step / self.total_steps
         return self.cfg.lr * min(1.0, left / (1 - self.cfg.lr_decay_start))
 
+    def _batch(self, streams: list[IndexStream], step: int) -> Tensor:
+        """(copies, batch) indices: each seed's own t-th batch."""
+        return torch.stack([stream(step) for stream in streams])
+
+    def _noise(self, b: int) -> Tensor:
+        return torch.rand(len(self.seeds), b, self.cfg.z_dim, device=self.device)  # the paper's uniform z
+
     def train_step(self) -> dict[str, Tensor]:
+        """One step for every seed; the stats are per seed, shape (copies,)."""
         cfg, s, d = self.cfg, self.step, self.data
-        torch.manual_seed((cfg.seed * 1_000_003 + s) % 2**62)  # noise: a function of (seed, step)
+        reseed((cfg.seed * 1_000_003 + s) % 2**62, self.device)  # noise: a function of (seed, step)
         for opt in self._optimizers().values():
             for group in opt.param_groups:
                 group["lr"] = self.lr_at(s)
-        lab = self.labeled(s)
-        x_lab, y_lab = d.x_labeled[lab], d.y_labeled[lab]
-        b = len(lab)
+        lab = self._batch(self.labeled, s)
+        x_lab, y_lab = d.x_labeled[self.copy_index, lab], d.y_labeled[self.copy_index, lab]
+        b = lab.shape[1]
         if self.G is None:
-            logits_lab = self.D(x_lab)
+            logits_lab = self.D.stacked(x_lab)
             loss_lab = losses.supervised_loss(logits_lab, y_lab)
             loss_d, stats = loss_lab, {}
         else:
             # D step: one forward over [labeled | unlabeled | generated]; D has no batch
             # statistics, so this equals three separate passes, at a third of the calls.
             with torch.no_grad():
-                fake = self.G(self.G.noise(b, device=self.device))
-            logits = self.D(torch.cat([x_lab, d.x_unlabeled[self.unlabeled_d(s)], fake]))
-            logits_lab, logits_unl, logits_fake = logits.split(b)
+                fake = self.G(self._noise(b))
+            logits = self.D.stacked(torch.cat([x_lab, d.x_unlabeled[self._batch(self.unlabeled_d, s)], fake], dim=1))
+            logits_lab, logits_unl, logits_fake = logits.split(b, dim=1)
             loss_lab = losses.supervised_loss(logits_lab, y_lab)
             loss_unl = losses.unlabeled_loss(logits_unl, logits_fake)
             loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
             stats = {"loss_unl": loss_unl.detach()}
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        loss_d.sum().backward()  # a sum: each seed's gradient is its own loss's, as in a run alone
         self.opt_d.step()
         if self.G is not None:
             stats["loss_g"] = self._generator_step(s, b)
         if self.ema:
             self.ema.update(self.D, s)
         self.step += 1
-        acc = (logits_lab.argmax(1) == y_lab).float().mean()
+        acc = (logits_lab.argmax(-1) == y_lab).float().mean(-1)
         return {"loss_lab": loss_lab.detach(), "train_acc_lab": acc, **stats}
 
     def _generator_step(self, s: int, b: int) -> Tensor:
@@ -232,11 +265,11 @@ class SemisupTrainer:
         self.D.requires_grad_(False)  # gradients flow through D to G, none are kept for D
         try:
             with torch.no_grad():
-                f_real = self.D.features(self.data.x_unlabeled[self.unlabeled_g(s)])
-            f_fake = self.D.features(self.G(self.G.noise(b, device=self.device)))
+                f_real = self.D.stacked_features(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)])
+            f_fake = self.D.stacked_features(self.G(self._noise(b)))
             loss_g = losses.feature_matching_loss(f_real, f_fake)
             self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+            loss_g.sum().backward()
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
@@ -245,47 +278,59 @@ class SemisupTrainer:
     # --- the loop -------------------------------------------------------------------
 
     @property
-    def test_model(self) -> nn.Module:
+    def test_model(self) -> Classifier:
         return self.ema.model if self.ema else self.D
 
-    def evaluate(self) -> dict[str, int]:
+    def classifiers(self) -> list[nn.Module]:
+        """Each seed's test-time classifier (the EMA one when there is one), as a plain Classifier."""
+        return [copy_of(self.test_model, k).eval() for k in range(len(self.seeds))]
+
+    def evaluate(self) -> list[dict[str, int]]:
+        """Per seed: test errors of the test-time classifier (and of the raw D when there is an EMA)."""
         d = self.data
-        out = {"test_errors": test_errors(self.test_model, d.x_test, d.y_test)}
+        out = [{"test_errors": test_errors(model, d.x_test, d.y_test)} for model in self.classifiers()]
         if self.ema:
-            out["test_errors_raw"] = test_errors(self.D, d.x_test, d.y_test)
-        self.D.train()
+            for k, row in enumerate(out):
+                row["test_errors_raw"] = test_errors(copy_of(self.D, k), d.x_test, d.y_test)
         return out
 
-    def _end_epoch(self, sums: dict[str, Tensor], n: int, bar: SemisupProgress) -> dict:
+    def _end_epoch(self, sums: dict[str, Tensor], n: int, bar: SemisupProgress) -> list[dict]:
         epoch = self.step // self.steps_per_epoch
-        row = {"epoch": epoch, "step": self.step, "lr": self.lr_at(self.step - 1)}
-        row.update({k: v.item() / max(n, 1) for k, v in sums.items()})
-        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
-        if bad:
-            raise TrainingDiverged(f"{bad[0]} became {row[bad[0]]} in epoch {epoch}; training stopped")
+        means = {k: (v / max(n, 1)).tolist() for k, v in sums.items()}
+        rows = [{"epoch": epoch, "step": self.step, "lr": self.lr_at(self.step - 1),
+                 **{k: v[i] for k, v in means.items()}} for i in range(len(self.seeds))]
+        for seed, row in zip(self.seeds, rows):
+            bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+            if bad:
+                raise TrainingDiverged(f"seed {seed}: {bad[0]} became {row[bad[0]]} in epoch {epoch}; "
+                                       f"training stopped")
         if epoch % self.cfg.eval_every == 0 or self.step == self.total_steps:
-            row.update(self.evaluate())
+            for row, tested in zip(rows, self.evaluate()):
+                row.update(tested)
             self._write_samples()
-        row["wall_seconds"] = round(self.wall_seconds, 1)
-        self.log.append([row])
-        bar.epoch_done(row, len(self.data.y_test))
-        return row
+        for row, log in zip(rows, self.logs):
+            row["wall_seconds"] = round(self.wall_seconds, 1)
+            log.append([row])
+        bar.epoch_done(rows, self.seeds, len(self.data.y_test))
+        return rows
 
     def _write_samples(self) -> None:
         if self.G is None:
             return
         from gankit.viz import save_image_grid
-        with torch.no_grad():
-            z = self.G.noise(100, torch.Generator().manual_seed(self.cfg.seed + 12345)).to(self.device)
-            images = self.G(z).cpu().view(-1, *self.data.image_shape)
-        save_image_grid(images * 2 - 1, self.run_dir / "samples.png", nrow=10)
+        for k, (seed, folder) in enumerate(zip(self.seeds, self.seed_dirs)):
+            G = copy_of(self.G, k).eval()
+            with torch.no_grad():
+                z = G.noise(100, torch.Generator().manual_seed(seed + 12345)).to(self.device)
+                images = G(z).cpu().view(-1, *self.data.image_shape)
+            save_image_grid(images * 2 - 1, folder / "samples.png", nrow=10)
 
     def run(self, progress: bool = True) -> SemisupResult:
         self.D.train()
         if self.G:
             self.G.train()
         sums: dict[str, Tensor] = {}
-        n, last = 0, {}
+        n, last = 0, []
         with stop_on_signal() as stop, SemisupProgress(self.total_steps, self.step, progress, self.run_dir) as bar:
             while self.step < self.total_steps and not stop.is_set():
                 t0 = time.perf_counter()
@@ -304,25 +349,28 @@ class SemisupTrainer:
                 bar.console.print(f"stopped at step {self.step}; resume with --resume {self.run_dir}")
         return self._finish(last)
 
-    def _finish(self, last: dict) -> SemisupResult:
+    def _finish(self, last: list[dict]) -> SemisupResult:
         done = self.step >= self.total_steps
-        errors = last.get("test_errors") if done else None
-        if done and errors is None:
-            errors = self.evaluate()["test_errors"]
         test_size = len(self.data.y_test)
+        errors = None
         if done:
-            meta = {"dataset": self.cfg.dataset, "labels": self.cfg.labels, "seed": self.cfg.seed,
-                    "method": self.cfg.method, "epochs": self.cfg.epochs, "test_errors": errors,
-                    "test_size": test_size, "class_names": self.data.class_names,
-                    "image_shape": list(self.data.image_shape), "config": self.cfg.to_dict()}
-            save_classifier(self.run_dir / "classifier", self.test_model, meta)
-            result = {k: meta[k] for k in ("dataset", "labels", "seed", "method", "epochs", "test_errors",
-                                           "test_size")}
-            result.update(test_error_percent=100 * errors / test_size, steps=self.step,
-                          wall_seconds=round(self.wall_seconds, 1), machine=machine_description(self.device))
-            atomic_write_text(self.run_dir / "result.json", json.dumps(result, indent=1))
-        return SemisupResult(self.run_dir, errors, test_size, self.step // self.steps_per_epoch,
-                             self.wall_seconds, self.test_model)
+            tested = last if last and "test_errors" in last[0] else self.evaluate()
+            errors = [row["test_errors"] for row in tested]
+            machine = machine_description(self.device)
+            for seed, folder, model, err in zip(self.seeds, self.seed_dirs, self.classifiers(), errors):
+                meta = {"dataset": self.cfg.dataset, "labels": self.cfg.labels, "seed": seed,
+                        "method": self.cfg.method, "epochs": self.cfg.epochs, "test_errors": err,
+                        "test_size": test_size, "class_names": self.data.class_names,
+                        "image_shape": list(self.data.image_shape), "config": self.cfg.to_dict()}
+                save_classifier(folder / "classifier", model, meta)
+                result = {k: meta[k] for k in ("dataset", "labels", "seed", "method", "epochs", "test_errors",
+                                               "test_size")}
+                result.update(test_error_percent=100 * err / test_size, steps=self.step,
+                              wall_seconds=round(self.wall_seconds, 1), machine=machine,
+                              trained_with_seeds=list(self.seeds))
+                atomic_write_text(folder / "result.json", json.dumps(result, indent=1))
+        return SemisupResult(self.run_dir, self.seeds, self.seed_dirs, errors, test_size,
+                             self.step // self.steps_per_epoch, self.wall_seconds, self.classifiers())
 
 
 def _new_run_dir(cfg: SemisupConfig) -> Path:

@@ -1,0 +1,90 @@
+"""What training several semi-supervised seeds side by side costs, against one seed at a time.
+
+    python benchmarks/semisup_speed.py                       # CPU, 1 thread; writes its section of docs/results.md
+    python benchmarks/semisup_speed.py --device cuda --threads 8
+
+Times ``SemisupTrainer.train_step`` (D step, G step, EMA) for ``parallel_seeds`` 1 and N
+at two sizes: the paper's MNIST nets at batch 100 (arithmetic-bound on a CPU), and
+the same loop with tiny nets at batch 2, where nearly all of a step is the fixed
+cost of issuing ~300 tensor operations: the regime of the paper's nets on a GPU,
+where each operation is a kernel launch that takes longer than its arithmetic.
+N separate runs cost N times the one-seed step; a stack of N costs what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from gankit.semisup import load_semisup_config
+from gankit.semisup.train import SemisupTrainer, machine_description, pick_device
+from results_doc import update_section
+
+SIZES = {
+    "paper (784-1000-500-250-250-250-10, G 100-500-500-784, batch 100)": [],
+    "tiny (784-8-8-8-8-8-10, G 4-8-8-784, batch 2): per-step overhead": [
+        "d_hidden=8-8-8-8-8", "g_hidden=8-8", "z_dim=4", "batch_size=2", "init_batch=10"],
+}
+
+
+def ms_per_step(extra: list[str], copies: int, args) -> float:
+    cfg = load_semisup_config("ssgan_mnist100", [f"parallel_seeds={copies}", f"device={args.device}",
+                                                 "unlabeled_limit=10000", *extra]
+                              + ([f"data_root={args.data_root}"] if args.data_root else []))
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = SemisupTrainer(cfg, run_dir=Path(tmp))
+        trainer.D.train()
+        trainer.G.train()
+        for _ in range(args.warmup):
+            trainer.train_step()
+        sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+        sync()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            trainer.train_step()
+        sync()
+        return (time.perf_counter() - start) / args.steps * 1000
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--copies", type=int, default=5, help="seeds side by side (default 5)")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--data-root", default=None)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    n = args.copies
+    rows = []
+    for size, extra in SIZES.items():
+        one, stack = ms_per_step(extra, 1, args), ms_per_step(extra, n, args)
+        rows.append(f"| {size} | {one:.1f} | {n * one:.1f} | {stack:.1f} | {n * one / stack:.2f}x |")
+        print(rows[-1], flush=True)
+    machine = machine_description(pick_device(args.device))
+    text = "\n".join([
+        "## Semi-supervised seeds side by side: cost per training step", "",
+        f"Command: `{' '.join(['python', 'benchmarks/semisup_speed.py', *sys.argv[1:]])}`", "",
+        f"Machine: {machine}, torch {torch.__version__}. Each number: mean over {args.steps} steps after "
+        f"{args.warmup} warm-up steps of `SemisupTrainer.train_step` (D step, G step, EMA), 10,000 unlabeled "
+        "images.", "",
+        f"| nets | 1 seed (ms/step) | {n} separate runs ({n} x 1 seed) | {n} seeds side by side (ms/step) "
+        "| saving |",
+        "|---|---|---|---|---|", *rows, "",
+        "Reading: with the paper's nets on a CPU a step is arithmetic, which a stack cannot share. The tiny "
+        "nets measure the fixed cost of a step, the tensor operations it issues, which a stack pays once for "
+        "all its seeds. On a GPU that fixed cost (a kernel launch per operation) is expected to be most of a "
+        "step of the paper's nets; that is measured only where the machine line names a GPU.",
+    ])
+    update_section("semisup_speed", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
