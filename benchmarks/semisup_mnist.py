@@ -4,7 +4,7 @@ supervised-only baseline on the same labels. Results go to their section of docs
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py                      # 5 seeds, 300 epochs, all tasks
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py --device cuda --threads 8
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py --tasks mnist100 --methods ssgan \
-        --device cuda --parallel-seeds 5          # the 5 MNIST seeds side by side in one process
+        --device cuda --parallel-seeds 5 --compile   # the 5 MNIST seeds side by side, CUDA-graphed
     python benchmarks/semisup_mnist.py --tasks mnist100 --methods ssgan --seeds 1 --epochs 60
     python benchmarks/semisup_mnist.py --collect                                     # only rewrite the doc
 
@@ -58,7 +58,7 @@ def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
         return
     recipe, labels = TASKS[task]
     overrides = [f"labels={labels}", f"method={method}", f"epochs={epochs}", f"seed={seeds[0]}",
-                 f"parallel_seeds={len(seeds)}", f"device={args.device}"]
+                 f"parallel_seeds={len(seeds)}", f"device={args.device}", f"compile={args.compile}"]
     overrides += [f"data_root={args.data_root}"] if args.data_root else []
     cfg = load_semisup_config(recipe, overrides)
     resume = (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("ckpt-*.json"))
@@ -72,7 +72,7 @@ def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
 
 
 # where a run was made, or which seeds: not what was trained; may differ between runs of one benchmark
-RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every", "seed", "parallel_seeds"}
+RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every", "seed", "parallel_seeds", "compile"}
 
 
 def deviations(folder: Path, task: str, method: str, epochs: int) -> str:
@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--parallel-seeds", type=int, default=1,
                    help="train this many seeds side by side in one process (one set of kernels: for GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the losses (CUDA graphs on a GPU)")
     p.add_argument("--epochs", type=int, default=300, help="epochs per run (paper: 300)")
     p.add_argument("--tasks", default=",".join(TASKS), help=f"comma list of {', '.join(TASKS)}")
     p.add_argument("--methods", default="ssgan,supervised", help="comma list of ssgan, supervised")

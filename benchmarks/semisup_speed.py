@@ -1,7 +1,7 @@
 """What training several semi-supervised seeds side by side costs, against one seed at a time.
 
     python benchmarks/semisup_speed.py                       # CPU, 1 thread; writes its section of docs/results.md
-    python benchmarks/semisup_speed.py --device cuda --threads 8
+    python benchmarks/semisup_speed.py --device cuda --threads 8 [--compile]
 
 Times ``SemisupTrainer.train_step`` (D step, G step, EMA) for ``parallel_seeds`` 1 and N
 at two sizes: the paper's MNIST nets at batch 100 (arithmetic-bound on a CPU), and
@@ -34,7 +34,7 @@ SIZES = {
 
 def ms_per_step(extra: list[str], copies: int, args) -> float:
     cfg = load_semisup_config("ssgan_mnist100", [f"parallel_seeds={copies}", f"device={args.device}",
-                                                 "unlabeled_limit=10000", *extra]
+                                                 f"compile={args.compile}", "unlabeled_limit=10000", *extra]
                               + ([f"data_root={args.data_root}"] if args.data_root else []))
     with tempfile.TemporaryDirectory() as tmp:
         trainer = SemisupTrainer(cfg, run_dir=Path(tmp))
@@ -59,6 +59,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-root", default=None)
+    p.add_argument("--compile", action="store_true", help="torch.compile the losses (CUDA graphs on a GPU)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     n = args.copies
@@ -71,7 +72,8 @@ def main() -> None:
     text = "\n".join([
         "## Semi-supervised seeds side by side: cost per training step", "",
         f"Command: `{' '.join(['python', 'benchmarks/semisup_speed.py', *sys.argv[1:]])}`", "",
-        f"Machine: {machine}, torch {torch.__version__}. Each number: mean over {args.steps} steps after "
+        f"Machine: {machine}, torch {torch.__version__}{', losses compiled' if args.compile else ''}. "
+        f"Each number: mean over {args.steps} steps after "
         f"{args.warmup} warm-up steps of `SemisupTrainer.train_step` (D step, G step, EMA), 10,000 unlabeled "
         "images.", "",
         f"| nets | 1 seed (ms/step) | {n} separate runs ({n} x 1 seed) | {n} seeds side by side (ms/step) "

@@ -144,3 +144,15 @@ def test_the_cli_reports_every_seed_and_their_mean(real_data_root, tmp_path):
                                    "--no-progress", *sets])
     assert out.exit_code == 0, (out.output, out.exception)
     assert "seed 0," in out.output and "seed 1," in out.output and "mean over 2 seeds" in out.output
+
+
+def test_compiled_losses_train_what_the_eager_ones_train(real_data_root, tmp_path):
+    # No noise layers: every random draw happens outside the compiled functions, so the
+    # compiled run must follow the eager one (up to float rounding).
+    quiet = ["seed=0", "parallel_seeds=2", "input_noise=0", "hidden_noise=0", "epochs=1"]
+    eager = train_semisup(_cfg(real_data_root, quiet), run_dir=tmp_path / "eager", progress=False)
+    compiled = train_semisup(_cfg(real_data_root, [*quiet, "compile=true"]), run_dir=tmp_path / "compiled",
+                             progress=False)
+    for a, b in zip(eager.classifiers, compiled.classifiers):
+        for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+            torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=name)

@@ -141,6 +141,12 @@ class SemisupTrainer:
             self.G = stack_copies(Gs)
             self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], **adam)
         self.ema = PolyakEMA(self.D, cfg.ema) if cfg.ema else None
+        self._d_losses, self._g_loss = self.d_losses, self.g_loss
+        self.graphed = cfg.compile and self.device.type == "cuda"
+        if cfg.compile:  # CUDA: graphs replay each step's hundreds of small kernels as one launch
+            mode = "reduce-overhead" if self.graphed else None
+            self._d_losses = torch.compile(self.d_losses, mode=mode, fullgraph=True)
+            self._g_loss = torch.compile(self.g_loss, mode=mode, fullgraph=True)
         b, n_lab, n_unl = cfg.batch_size, cfg.labels, len(d.x_unlabeled)
         self.labeled = [IndexStream(n_lab, b, seed, 0, self.device) for seed in self.seeds]
         self.unlabeled_d = [IndexStream(n_unl, b, seed, 1, self.device) for seed in self.seeds]
@@ -224,56 +230,66 @@ class SemisupTrainer:
     def _noise(self, b: int) -> Tensor:
         return torch.rand(len(self.seeds), b, self.cfg.z_dim, device=self.device)  # the paper's uniform z
 
+    def d_losses(self, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor | None, z: Tensor | None) -> dict[str, Tensor]:
+        """D's losses and labeled accuracy per seed, shape (copies,): the arithmetic of a D step."""
+        if self.G is None:
+            logits_lab = self.D.stacked(x_lab)
+            out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab)}
+        else:
+            # one forward over [labeled | unlabeled | generated]; D has no batch statistics,
+            # so this equals three separate passes, at a third of the calls
+            with torch.no_grad():
+                fake = self.G(z)
+            logits = self.D.stacked(torch.cat([x_lab, x_unl, fake], dim=1))
+            logits_lab, logits_unl, logits_fake = logits.split(x_lab.shape[1], dim=1)
+            out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab),
+                   "loss_unl": losses.unlabeled_loss(logits_unl, logits_fake)}
+        out["train_acc_lab"] = (logits_lab.argmax(-1) == y_lab).float().mean(-1)
+        return out
+
+    def g_loss(self, x_unl: Tensor, z: Tensor) -> Tensor:
+        """Feature matching per seed: G matches the mean of D's last hidden layer on real data."""
+        with torch.no_grad():
+            f_real = self.D.stacked_features(x_unl)
+        return losses.feature_matching_loss(f_real, self.D.stacked_features(self.G(z)))
+
     def train_step(self) -> dict[str, Tensor]:
         """One step for every seed; the stats are per seed, shape (copies,)."""
         cfg, s, d = self.cfg, self.step, self.data
+        if self.graphed:
+            torch.compiler.cudagraph_mark_step_begin()
         reseed((cfg.seed * 1_000_003 + s) % 2**62, self.device)  # noise: a function of (seed, step)
         for opt in self._optimizers().values():
             for group in opt.param_groups:
                 group["lr"] = self.lr_at(s)
         lab = self._batch(self.labeled, s)
         x_lab, y_lab = d.x_labeled[self.copy_index, lab], d.y_labeled[self.copy_index, lab]
-        b = lab.shape[1]
-        if self.G is None:
-            logits_lab = self.D.stacked(x_lab)
-            loss_lab = losses.supervised_loss(logits_lab, y_lab)
-            loss_d, stats = loss_lab, {}
-        else:
-            # D step: one forward over [labeled | unlabeled | generated]; D has no batch
-            # statistics, so this equals three separate passes, at a third of the calls.
-            with torch.no_grad():
-                fake = self.G(self._noise(b))
-            logits = self.D.stacked(torch.cat([x_lab, d.x_unlabeled[self._batch(self.unlabeled_d, s)], fake], dim=1))
-            logits_lab, logits_unl, logits_fake = logits.split(b, dim=1)
-            loss_lab = losses.supervised_loss(logits_lab, y_lab)
-            loss_unl = losses.unlabeled_loss(logits_unl, logits_fake)
-            loss_d = loss_lab + cfg.unlabeled_weight * loss_unl
-            stats = {"loss_unl": loss_unl.detach()}
+        x_unl = z = None
+        if self.G is not None:
+            x_unl, z = d.x_unlabeled[self._batch(self.unlabeled_d, s)], self._noise(lab.shape[1])
+        out = self._d_losses(x_lab, y_lab, x_unl, z)
+        loss_d = out["loss_lab"] + cfg.unlabeled_weight * out["loss_unl"] if self.G is not None else out["loss_lab"]
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()  # a sum: each seed's gradient is its own loss's, as in a run alone
         self.opt_d.step()
+        stats = {k: v.detach().clone() for k, v in out.items()}  # a clone: graphed outputs are reused
         if self.G is not None:
-            stats["loss_g"] = self._generator_step(s, b)
+            stats["loss_g"] = self._generator_step(s, lab.shape[1])
         if self.ema:
             self.ema.update(self.D, s)
         self.step += 1
-        acc = (logits_lab.argmax(-1) == y_lab).float().mean(-1)
-        return {"loss_lab": loss_lab.detach(), "train_acc_lab": acc, **stats}
+        return stats
 
     def _generator_step(self, s: int, b: int) -> Tensor:
-        """Feature matching: G matches the mean of D's last hidden layer on real data."""
         self.D.requires_grad_(False)  # gradients flow through D to G, none are kept for D
         try:
-            with torch.no_grad():
-                f_real = self.D.stacked_features(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)])
-            f_fake = self.D.stacked_features(self.G(self._noise(b)))
-            loss_g = losses.feature_matching_loss(f_real, f_fake)
+            loss_g = self._g_loss(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)], self._noise(b))
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.sum().backward()
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        return loss_g.detach()
+        return loss_g.detach().clone()
 
     # --- the loop -------------------------------------------------------------------
 
