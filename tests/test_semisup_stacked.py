@@ -8,6 +8,7 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from gankit.cli import app
+from gankit.errors import GankitError
 from gankit.semisup import Classifier, Generator, load_classifier, load_semisup_config, train_semisup
 from gankit.semisup.nets import copy_of, data_dependent_init, stack_copies
 
@@ -135,6 +136,11 @@ def test_a_stacked_gan_run_resumes_exactly_and_each_seed_can_be_used(real_data_r
     Image.new("L", (28, 28)).save(png)
     out = CliRunner().invoke(app, ["classify", str(tmp_path / "whole" / "seed-2"), str(png)])
     assert out.exit_code == 0 and "probability" in out.output, out.output
+    with pytest.raises(GankitError, match="seed-1.*seed-2"):  # the stack's folder: which seed?
+        load_classifier(tmp_path / "whole")
+    from gankit.attacks import load_classifier as load_attack_target
+    with pytest.raises(GankitError, match="side by side"):
+        load_attack_target(tmp_path / "whole")
 
 
 def test_the_cli_reports_every_seed_and_their_mean(real_data_root, tmp_path):

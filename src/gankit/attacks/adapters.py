@@ -97,6 +97,9 @@ def _load_record(path: Path) -> tuple[dict, dict[str, Tensor] | None, Path]:
             raise GankitError(f"cannot read {single}: {exc}") from None
         if record.get("kind") == SEMISUP_KIND:
             return record, None, single
+    if path.is_dir() and list(path.glob("seed-*/classifier.json")):  # seeds trained side by side
+        from gankit.semisup.classifier import load_classifier as load_semisup
+        load_semisup(path)  # raises, naming the seed folders to choose from
     json_path = find_checkpoint(path)
     record, tensors = read_checkpoint(json_path)
     return record, tensors, json_path

@@ -43,8 +43,16 @@ def save_classifier(stem: Path, model: Classifier, meta: dict[str, Any]) -> Path
     return stem.with_suffix(".json")
 
 
+def seed_folders(run: Path) -> list[Path]:
+    """RUN/seed-K/ of a run that trained seeds side by side (each holds that seed's classifier)."""
+    return sorted(run.glob("seed-*/classifier.json"))
+
+
 def _find(path: Path) -> Path:
     path = Path(path)
+    if path.is_dir() and not (path / "classifier.json").is_file() and seed_folders(path):
+        names = ", ".join(str(f.parent) for f in seed_folders(path))
+        raise GankitError(f"{path} trained several seeds side by side: give one seed's folder ({names})")
     if path.is_dir():
         path = path / "classifier.json"
     path = path.with_suffix(".json")
