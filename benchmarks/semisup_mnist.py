@@ -203,9 +203,10 @@ def plot_curves(rows: list[dict], path: Path) -> bool:
     return True
 
 
-def write_doc(rows: list[dict], commands: list[str], notes: list[str], path: Path) -> str:
+def write_doc(rows: list[dict], commands: list[str], notes: list[str], path: Path, section: str = "semisup") -> str:
+    datasets = sorted({"Fashion-MNIST" if r["task"].startswith("fashion") else "MNIST" for r in rows})
     text = "\n".join([
-        "# Semi-supervised GAN: test errors with few labels", "",
+        f"# Semi-supervised GAN: test errors with few labels ({', '.join(datasets) or 'no runs yet'})", "",
         "Produced by `benchmarks/semisup_mnist.py`. Test errors are counted on the official 10,000 test "
         "images with the Polyak-averaged (EMA) classifier after the last epoch; the test set never chooses "
         "a model or an epoch. The labeled subset is drawn per seed, balanced per class, and saved in each "
@@ -219,13 +220,13 @@ def write_doc(rows: list[dict], commands: list[str], notes: list[str], path: Pat
         "terms. `supervised` is the same D (noise, init, optimizer, schedule, EMA) trained on the labeled "
         "batches alone for the same number of steps.", "",
         *summary_table(rows), *unfinished_table(rows), *curves(rows), "",
-        *(["![test errors by epoch](img/semisup_curves.png)", ""]
-          if plot_curves(rows, path.parent / "img" / "semisup_curves.png") else []),
+        *([f"![test errors by epoch](img/{section}_curves.png)", ""]
+          if plot_curves(rows, path.parent / "img" / f"{section}_curves.png") else []),
         *(["Notes:", "", *[f"- {n}" for n in notes], ""] if notes else []),
         "Commands that trained these runs (each resumes or collects what exists; "
         "`--collect` only rewrites this page):", "", *[f"    {c}" for c in commands], ""])
-    # one level down: the page becomes the "semisup" section of docs/results.md
-    update_section("semisup", text.replace("\n## ", "\n### ").replace("# ", "## ", 1), path)
+    # one level down: the page becomes a section of docs/results.md
+    update_section(section, text.replace("\n## ", "\n### ").replace("# ", "## ", 1), path)
     return text
 
 
@@ -246,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--collect", action="store_true", help="train nothing; only rewrite the doc")
     p.add_argument("--progress", action="store_true", help="show a progress bar per run")
     p.add_argument("--doc", type=Path, default=DOC)
+    p.add_argument("--section", default="semisup",
+                   help="the section of --doc to write (one per runs folder: a section lists the runs in --runs)")
     p.add_argument("--note", action="append", default=[], help="a line for the doc's notes (kept in RUNS/notes.txt)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -274,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
         with notes_file.open("a") as f:
             f.writelines(n + "\n" for n in args.note)
     notes = list(dict.fromkeys(notes_file.read_text().splitlines())) if notes_file.is_file() else []
-    print(write_doc(read_runs(args.runs), commands, notes, args.doc))
+    print(write_doc(read_runs(args.runs), commands, notes, args.doc, args.section))
 
 
 if __name__ == "__main__":
