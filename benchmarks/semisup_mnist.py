@@ -72,7 +72,8 @@ def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
 
 
 # where a run was made, or which seeds: not what was trained; may differ between runs of one benchmark
-RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every", "seed", "parallel_seeds", "compile"}
+RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every", "seed", "parallel_seeds", "compile",
+                   "save_every_minutes"}
 
 
 def deviations(folder: Path, task: str, method: str, epochs: int) -> str:

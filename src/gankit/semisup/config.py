@@ -51,6 +51,8 @@ class SemisupConfig:
     compile: bool = False                 # torch.compile the D and G losses (CUDA graphs on a GPU); the
                                           # first steps then take a minute or two to compile
     eval_every: int = 1                   # epochs between test-error measurements
+    save_every_minutes: float = 5.0       # checkpoint at the first epoch end this long after the last one
+                                          # (0: every epoch); the last epoch and Ctrl-C always save
     out_dir: str = "runs"
 
     @property
@@ -72,7 +74,7 @@ class SemisupConfig:
         if self.unlabeled_limit is not None and self.unlabeled_limit < self.batch_size:
             errors.append(f"unlabeled_limit: must be at least batch_size ({self.batch_size}), "
                           f"got {self.unlabeled_limit}")
-        for key in ("input_noise", "hidden_noise", "unlabeled_weight"):
+        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "save_every_minutes"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("beta1", "ema", "lr_decay_start"):

@@ -346,7 +346,7 @@ class SemisupTrainer:
         if self.G:
             self.G.train()
         sums: dict[str, Tensor] = {}
-        n, last = 0, []
+        n, last, saved_at = 0, [], time.monotonic()
         with stop_on_signal() as stop, SemisupProgress(self.total_steps, self.step, progress, self.run_dir) as bar:
             while self.step < self.total_steps and not stop.is_set():
                 t0 = time.perf_counter()
@@ -359,7 +359,10 @@ class SemisupTrainer:
                 if self.step % self.steps_per_epoch == 0:
                     last = self._end_epoch(sums, n, bar)
                     sums, n = {}, 0
-                    self.save()
+                    # on a GPU an epoch takes seconds: a checkpoint every epoch would cost as much again
+                    if self.step == self.total_steps or time.monotonic() - saved_at >= 60 * self.cfg.save_every_minutes:
+                        self.save()
+                        saved_at = time.monotonic()
             if stop.is_set():
                 self.save()
                 bar.console.print(f"stopped at step {self.step}; resume with --resume {self.run_dir}")
