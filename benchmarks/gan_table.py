@@ -17,9 +17,12 @@ Work is resumable: a finished training (its final checkpoint exists) is not redo
 and an evaluation already in metrics.json with the same n is reused, so an
 interrupted benchmark picks up where it stopped. Runs go to ``--runs`` (default
 benchmarks/runs/gan_table), each with a ``table_row.json`` (steps, training time,
-machine, command); the table, built from every finished row in ``--runs`` (so two
-invocations running side by side, one per dataset, write one table), goes to its
-section of docs/results.md.
+machine, command). The table is built from every finished row in ``--runs`` (so two
+invocations running side by side, one per dataset, write one table) together with
+the rows of docs/gan_table.json, the committed record of every row measured so far:
+run folders are git-ignored and may be gone by the next session, so a row whose
+folder is absent is taken from the record (a row in ``--runs`` replaces it). The
+table goes to its section of docs/results.md, the rows to docs/gan_table.json.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ RECIPES = {
 }
 DATASETS = ("mnist", "fashion-mnist")
 PAPER_PARZEN = "225 ± 2"
+RECORD = Path(__file__).resolve().parents[1] / "docs" / "gan_table.json"
 
 
 def machine() -> str:
@@ -94,15 +98,34 @@ def run_one(label: str, dataset: str, args) -> dict:
 
 
 def finished_rows(runs: Path) -> list[dict]:
-    """Every (recipe, dataset) of ``runs`` whose table_row.json exists, in table order."""
+    """Every (recipe, dataset) of ``runs`` whose table_row.json and metrics.json exist."""
     rows = []
-    for dataset in DATASETS:
-        for label in RECIPES:
-            folder = runs / f"{label}-{dataset}"
-            if (folder / "table_row.json").is_file() and (folder / "metrics.json").is_file():
-                row = json.loads((folder / "table_row.json").read_text())
-                rows.append({**row, "metrics": json.loads((folder / "metrics.json").read_text())})
+    for folder in sorted(runs.glob("*-*")):
+        if (folder / "table_row.json").is_file() and (folder / "metrics.json").is_file():
+            row = json.loads((folder / "table_row.json").read_text())
+            rows.append({**row, "metrics": compact(json.loads((folder / "metrics.json").read_text()))})
     return rows
+
+
+def compact(metrics: dict) -> dict:
+    """The numbers the table shows (the record keeps these, not the whole metrics.json)."""
+    q, cop, parzen = metrics.get("quality", {}), metrics.get("memorization", {}).get("copying", {}), \
+        metrics.get("parzen", {})
+    keep = ("fid", "kid_mean", "kid_std", "precision", "recall")
+    out = {"n": metrics.get("n"), "step": metrics.get("step"),
+           "quality": {side: {k: q.get(side, {}).get(k) for k in keep} for side in ("generated", "floor")},
+           "memorization": {"copying": {side: {"z_u": cop.get(side, {}).get("z_u")}
+                                        for side in ("generated", "floor")}}}
+    if parzen.get("generated"):
+        out["parzen"] = {side: {k: parzen[side][k] for k in ("mean", "std_error")} for side in ("generated", "floor")}
+    return out
+
+
+def table_rows(runs: Path, record: Path = RECORD) -> list[dict]:
+    """The record's rows, each replaced by its run folder's row where that exists, in table order."""
+    by_key = {(r["label"], r["dataset"]): r for r in (json.loads(record.read_text()) if record.is_file() else [])}
+    by_key.update({(r["label"], r["dataset"]): r for r in finished_rows(runs)})
+    return [by_key[(label, dataset)] for dataset in DATASETS for label in RECIPES if (label, dataset) in by_key]
 
 
 def command_line() -> str:
@@ -162,6 +185,15 @@ def paper_comparison(results: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def provenance_notes(results: list[dict]) -> list[str]:
+    """Say which rows come from the record rather than from a run folder of this machine."""
+    old = [f"{r['label']}/{r['dataset']}" for r in results if r.get("provenance")]
+    if not old:
+        return []
+    return [f"Rows {', '.join(old)}: measured in an earlier session whose run folders are gone; their numbers "
+            "come from the record docs/gan_table.json (see its `provenance` fields).", ""]
+
+
 def write_table(results: list[dict], args) -> str:
     commands = sorted({r["command"] for r in results if r.get("command")})
     machines = sorted({r["machine"] for r in results if r.get("machine")})
@@ -187,13 +219,14 @@ def write_table(results: list[dict], args) -> str:
         "|---|---|---|---|---|---|---|---|---|",
         *[row(r) for r in results],
         "",
+        *provenance_notes(results),
         *paper_comparison(results),
     ]
     text = "\n".join(lines)
     update_section("gans", text.replace("# GAN recipes", "## GAN recipes", 1))
     if args.out:
         Path(args.out).write_text(text)
-    (Path(args.runs) / "results.json").write_text(json.dumps(results, indent=1))
+    atomic_write_text(args.record, json.dumps(results, indent=1) + "\n")
     return text
 
 
@@ -209,8 +242,10 @@ def main() -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--runs", default="benchmarks/runs/gan_table")
     parser.add_argument("--out", default=None, help="also write the table to this file")
+    parser.add_argument("--record", type=Path, default=RECORD, help="the committed record of measured rows")
     parser.add_argument("--quiet", action="store_true")
-    parser.add_argument("--collect", action="store_true", help="train nothing: rewrite the table from --runs")
+    parser.add_argument("--collect", action="store_true",
+                        help="train nothing: rewrite the table from --runs and the record")
     args = parser.parse_args()
     args.cap = parse_caps(args.cap, parser)
     if args.threads:
@@ -220,8 +255,8 @@ def main() -> None:
         for dataset in args.datasets:
             for label in args.only:
                 run_one(label, dataset, args)
-                text = write_table(finished_rows(Path(args.runs)), args)  # after every run: nothing lost
-    text = write_table(finished_rows(Path(args.runs)), args)
+                text = write_table(table_rows(Path(args.runs), args.record), args)  # after every run: nothing lost
+    text = write_table(table_rows(Path(args.runs), args.record), args)
     print(text)
 
 

@@ -1,0 +1,46 @@
+"""The GAN table benchmark keeps every measured row: run folders may vanish, the committed record stays."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import gan_table  # noqa: E402
+
+
+def _metrics(fid: float) -> dict:
+    return {"n": 100, "step": 10, "elapsed_s": 3.0, "classes": {"kl_to_uniform": 0.1},
+            "quality": {"generated": {"fid": fid, "kid_mean": 1.0, "kid_std": 0.1, "precision": 0.5,
+                                      "recall": 0.4, "density": 0.9}, "floor": {"fid": 1.0}},
+            "memorization": {"copying": {"generated": {"z_u": 2.0, "tau": 20}, "floor": {"z_u": 0.0}}}}
+
+
+def _run_folder(runs: Path, label: str, dataset: str, fid: float) -> None:
+    folder = runs / f"{label}-{dataset}"
+    folder.mkdir(parents=True)
+    (folder / "table_row.json").write_text(json.dumps({"label": label, "dataset": dataset, "steps": 10}))
+    (folder / "metrics.json").write_text(json.dumps(_metrics(fid)))
+
+
+def test_run_folder_rows_replace_record_rows_and_the_rest_are_kept(tmp_path):
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps([
+        {"label": "dcgan", "dataset": "mnist", "steps": 5, "metrics": gan_table.compact(_metrics(50.0))},
+        {"label": "lsgan", "dataset": "fashion-mnist", "steps": 5, "metrics": gan_table.compact(_metrics(60.0))},
+    ]))
+    runs = tmp_path / "runs"
+    _run_folder(runs, "dcgan", "mnist", 40.0)
+    _run_folder(runs, "gan2014", "mnist", 30.0)
+    rows = gan_table.table_rows(runs, record)
+    assert [(r["label"], r["dataset"]) for r in rows] == [("gan2014", "mnist"), ("dcgan", "mnist"),
+                                                          ("lsgan", "fashion-mnist")]
+    assert [r["metrics"]["quality"]["generated"]["fid"] for r in rows] == [30.0, 40.0, 60.0]
+
+
+def test_compact_keeps_what_the_table_shows_and_renders_the_same():
+    full = _metrics(12.5)
+    small = gan_table.compact(full)
+    assert "density" not in small["quality"]["generated"] and "classes" not in small
+    r = {"label": "dcgan", "dataset": "mnist", "steps": 10, "train_s": 60.0}
+    assert gan_table.row({**r, "metrics": small}) == gan_table.row({**r, "metrics": full})
+    assert "12.50 (1.00)" in gan_table.row({**r, "metrics": small})
