@@ -9,11 +9,14 @@ the same loop with tiny nets at batch 2, where nearly all of a step is the fixed
 cost of issuing ~300 tensor operations: the regime of the paper's nets on a GPU,
 where each operation is a kernel launch that takes longer than its arithmetic.
 N separate runs cost N times the one-seed step; a stack of N costs what is measured.
+On a CPU the saving is computed from CPU time (one thread), which other jobs sharing the
+cores do not inflate as they do wall time; on a GPU from wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -32,7 +35,8 @@ SIZES = {
 }
 
 
-def ms_per_step(extra: list[str], copies: int, args) -> float:
+def ms_per_step(extra: list[str], copies: int, args) -> tuple[float, float]:
+    """(wall, CPU) milliseconds per training step."""
     cfg = load_semisup_config("ssgan_mnist100", [f"parallel_seeds={copies}", f"device={args.device}",
                                                  f"compile={args.compile}", "unlabeled_limit=10000", *extra]
                               + ([f"data_root={args.data_root}"] if args.data_root else []))
@@ -44,11 +48,12 @@ def ms_per_step(extra: list[str], copies: int, args) -> float:
             trainer.train_step()
         sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
         sync()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
             trainer.train_step()
         sync()
-        return (time.perf_counter() - start) / args.steps * 1000
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        return wall / args.steps * 1000, cpu / args.steps * 1000
 
 
 def main() -> None:
@@ -63,11 +68,17 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     n = args.copies
+    on_cpu = pick_device(args.device).type == "cpu"
+    load_before = os.getloadavg()[0]
     rows = []
     for size, extra in SIZES.items():
         one, stack = ms_per_step(extra, 1, args), ms_per_step(extra, n, args)
-        rows.append(f"| {size} | {one:.1f} | {n * one:.1f} | {stack:.1f} | {n * one / stack:.2f}x |")
+        cell = (lambda ms: f"{ms[0]:.1f} ({ms[1]:.1f})") if on_cpu else (lambda ms: f"{ms[0]:.1f}")
+        measure = 1 if on_cpu else 0
+        rows.append(f"| {size} | {cell(one)} | {cell(tuple(n * x for x in one))} | {cell(stack)} "
+                    f"| {n * one[measure] / stack[measure]:.2f}x |")
         print(rows[-1], flush=True)
+    load = f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     machine = machine_description(pick_device(args.device))
     text = "\n".join([
         "## Semi-supervised seeds side by side: cost per training step", "",
@@ -75,7 +86,7 @@ def main() -> None:
         f"Machine: {machine}, torch {torch.__version__}{', losses compiled' if args.compile else ''}. "
         f"Each number: mean over {args.steps} steps after "
         f"{args.warmup} warm-up steps of `SemisupTrainer.train_step` (D step, G step, EMA), 10,000 unlabeled "
-        "images.", "",
+        f"images; {load}." + (" Cells: wall ms (CPU ms); the saving is from CPU time." if on_cpu else ""), "",
         f"| nets | 1 seed (ms/step) | {n} separate runs ({n} x 1 seed) | {n} seeds side by side (ms/step) "
         "| saving |",
         "|---|---|---|---|---|", *rows, "",
