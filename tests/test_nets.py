@@ -104,6 +104,20 @@ def test_conditional_generator(arch):
         G(z, torch.zeros(B))
 
 
+def test_conditional_dcgan_generator_takes_the_class_through_batch_norm():
+    # z stays the only input (a label fed next to z let MNIST generators ignore z); each
+    # class owns its BN gain and bias, so changing class 1's moves class 1's images alone.
+    G = build_generator("dcgan", z_dim=Z_DIM, sample_shape=(1, 28, 28), num_classes=K, width=8).eval()
+    assert G.project.in_features == Z_DIM
+    z, y = torch.randn(4, Z_DIM), torch.tensor([0, 0, 1, 1])
+    with torch.no_grad():
+        before = G(z, y)
+        G.norms[0].bias.weight[1] += 1.0
+        after = G(z, y)
+    torch.testing.assert_close(after[:2], before[:2])
+    assert (after[2:] - before[2:]).abs().max() > 1e-3
+
+
 @pytest.mark.parametrize("arch", sorted(DISCRIMINATORS))
 def test_projection_discriminator(arch):
     shape = shapes(arch)[-1]

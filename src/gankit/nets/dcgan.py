@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gankit.nets.base import Discriminator, Generator, check_dropout, square_image_layout
-from gankit.nets.layers import LabelConcat, add_spectral_norm, make_head
+from gankit.nets.layers import ClassBatchNorm2d, add_spectral_norm, make_head
 from gankit.nets.registry import register_discriminator, register_generator
 
 BASES = (4, 7)  # 4 for 8/16/32/64-pixel images, 7 for 14/28 (MNIST)
@@ -34,7 +34,13 @@ def dcgan_init(module: nn.Module) -> None:
 @register_generator("dcgan")
 class DCGANGenerator(Generator):
     """z -> linear to (width*2^(k-1), base, base), BN, ReLU -> k ConvTranspose2d(4, 2, 1)
-    upsamplings (BN + ReLU between them) -> tanh."""
+    upsamplings (BN + ReLU between them) -> tanh.
+
+    Class-conditional (num_classes > 0): every BN takes its gain and bias from the class
+    (conditional BN, as the SNGAN projection generators), and z stays the only input. Fed
+    next to z instead, the label let the MNIST generator draw one image per class and
+    ignore z within 500 steps, with an unconditional discriminator too.
+    """
 
     def __init__(
         self,
@@ -43,33 +49,34 @@ class DCGANGenerator(Generator):
         num_classes: int = 0,
         width: int | None = None,
         spectral_norm: bool = False,
-        embed_dim: int | None = None,
     ) -> None:
         super().__init__(z_dim, sample_shape, num_classes)
         channels, self.base, k = square_image_layout(self.sample_shape, "dcgan", BASES, 1)
         width = 64 if width is None else width
         ch = self.start_channels = width * 2 ** (k - 1)
-        self.label = LabelConcat(z_dim, num_classes, embed_dim)
         # A linear map from z equals the paper's ConvTranspose on a 1x1 input; no bias before BN.
-        self.project = nn.Linear(self.label.out_features, ch * self.base**2, bias=False)
-        layers: list[nn.Module] = [nn.BatchNorm2d(ch), nn.ReLU()]
+        self.project = nn.Linear(z_dim, ch * self.base**2, bias=False)
+        norm = (lambda c: ClassBatchNorm2d(c, num_classes)) if num_classes else nn.BatchNorm2d
+        self.norms = nn.ModuleList([norm(ch)])
+        self.ups = nn.ModuleList()
         for _ in range(k - 1):
-            layers += [
-                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ch // 2),
-                nn.ReLU(),
-            ]
+            self.ups.append(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False))
+            self.norms.append(norm(ch // 2))
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.out = nn.ConvTranspose2d(ch, channels, 4, 2, 1)
         dcgan_init(self)
         if spectral_norm:
             add_spectral_norm(self)
 
+    def _norm(self, i: int, h: Tensor, y: Tensor | None) -> Tensor:
+        return (self.norms[i](h, y) if self.num_classes else self.norms[i](h)).relu()
+
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         y = self.check_inputs(z, y)
-        h = self.project(self.label(z, y)).view(-1, self.start_channels, self.base, self.base)
-        return self.net(h)
+        h = self._norm(0, self.project(z).view(-1, self.start_channels, self.base, self.base), y)
+        for i, up in enumerate(self.ups, start=1):
+            h = self._norm(i, up(h), y)
+        return self.out(h).tanh()
 
 
 # GroupNorm with one group normalises each sample over (C, H, W): layer norm for conv maps.

@@ -44,7 +44,7 @@ class Maxout(nn.Module):
 
 
 class LabelConcat(nn.Module):
-    """z -> [z, embed(y)]: the class input of the MLP and DCGAN generators
+    """z -> [z, embed(y)]: the class input of the MLP generators
     (conditional GANs, Mirza & Osindero 2014, feed the label next to z).
 
     With num_classes == 0 it passes z through. The embedding keeps PyTorch's
