@@ -185,6 +185,22 @@ def paper_comparison(results: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def flags(results: list[dict]) -> list[str]:
+    """Say in words which rows dropped modes (recall under 0.10) or copy their training set (C_T < -3)."""
+    lines = []
+    for r in results:
+        m = r["metrics"]
+        recall = m.get("quality", {}).get("generated", {}).get("recall")
+        z_u = m.get("memorization", {}).get("copying", {}).get("generated", {}).get("z_u")
+        name = f"`{r['label']}` on {r['dataset']}"
+        if recall is not None and recall < 0.10:
+            lines.append(f"- {name}: **mode collapse**, recall {recall:.2f}: its samples cover almost none of "
+                         "the real data.")
+        if z_u is not None and z_u < -3:
+            lines.append(f"- {name}: **copies its training set**, C_T {z_u:.2f}.")
+    return lines + [""] if lines else []
+
+
 def provenance_notes(results: list[dict]) -> list[str]:
     """Say which rows come from the record rather than from a run folder of this machine."""
     old = [f"{r['label']}/{r['dataset']}" for r in results if r.get("provenance")]
@@ -219,6 +235,7 @@ def write_table(results: list[dict], args) -> str:
         "|---|---|---|---|---|---|---|---|---|",
         *[row(r) for r in results],
         "",
+        *flags(results),
         *provenance_notes(results),
         *paper_comparison(results),
     ]

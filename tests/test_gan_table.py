@@ -44,3 +44,15 @@ def test_compact_keeps_what_the_table_shows_and_renders_the_same():
     r = {"label": "dcgan", "dataset": "mnist", "steps": 10, "train_s": 60.0}
     assert gan_table.row({**r, "metrics": small}) == gan_table.row({**r, "metrics": full})
     assert "12.50 (1.00)" in gan_table.row({**r, "metrics": small})
+
+
+def test_collapse_and_copying_are_said_in_words():
+    healthy, collapsed, copying = _metrics(10.0), _metrics(10.0), _metrics(10.0)
+    collapsed["quality"]["generated"]["recall"] = 0.02
+    copying["memorization"]["copying"]["generated"]["z_u"] = -5.0
+    rows = [{"label": label, "dataset": "mnist", "metrics": gan_table.compact(m)}
+            for label, m in (("dcgan", healthy), ("gan2014", collapsed), ("lsgan", copying))]
+    text = "\n".join(gan_table.flags(rows))
+    assert "`gan2014` on mnist: **mode collapse**, recall 0.02" in text
+    assert "`lsgan` on mnist: **copies its training set**, C_T -5.00" in text
+    assert "dcgan" not in text
