@@ -111,7 +111,7 @@ def compact(metrics: dict) -> dict:
     """The numbers the table shows (the record keeps these, not the whole metrics.json)."""
     q, cop, parzen = metrics.get("quality", {}), metrics.get("memorization", {}).get("copying", {}), \
         metrics.get("parzen", {})
-    keep = ("fid", "kid_mean", "kid_std", "precision", "recall")
+    keep = ("fid", "kid_mean", "kid_std", "precision", "recall", "class_accuracy")
     out = {"n": metrics.get("n"), "step": metrics.get("step"),
            "quality": {side: {k: q.get(side, {}).get(k) for k in keep} for side in ("generated", "floor")},
            "memorization": {"copying": {side: {"z_u": cop.get(side, {}).get("z_u")}
@@ -159,6 +159,8 @@ def row(r: dict) -> str:
         f"({_num(floor.get('precision'))} / {_num(floor.get('recall'))})",
         f"{_num(cop.get('generated', {}).get('z_u'))} ({_num(cop.get('floor', {}).get('z_u'))})",
         "" if not parzen else f"{parzen['mean']:.1f} ± {parzen['std_error']:.1f} ({parzen_floor['mean']:.1f})",
+        "" if gen.get("class_accuracy") is None else
+        f"{100 * gen['class_accuracy']:.1f} % ({100 * floor['class_accuracy']:.1f} %)",
         _minutes(r),
     ]
     return "| " + " | ".join(cells) + " |"
@@ -227,12 +229,13 @@ def write_table(results: list[dict], args) -> str:
         "gankit's domain backbone (docs/backbones.md). "
         "Copying: Meehan et al. 2020 C_T on backbone features (negative = closer to the training set "
         "than held-out data; below -3 flags copying). Parzen: mean test log-likelihood in nats, the "
-        f"2014 protocol (paper: {PAPER_PARZEN} for its MNIST GAN). Train min: wall time of the "
-        "training, in minutes.",
+        f"2014 protocol (paper: {PAPER_PARZEN} for its MNIST GAN). Class acc.: conditional recipes, share "
+        "of samples the backbone names as the class asked for (floor: its accuracy on real test images). "
+        "Train min: wall time of the training, in minutes.",
         "",
         "| recipe | data | steps (of the recipe's) | FID (floor) | KID (floor) | precision / recall (floor) "
-        "| copying C_T (floor) | Parzen LL (floor) | train min |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| copying C_T (floor) | Parzen LL (floor) | class acc. (floor) | train min |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *[row(r) for r in results],
         "",
         *flags(results),

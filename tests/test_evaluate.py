@@ -185,3 +185,18 @@ def test_run_folder_of_regular_and_best_checkpoints(tmp_path):
     assert ev.run_folder(tmp_path / "run" / "checkpoints" / "ckpt-0000010.json") == tmp_path / "run"
     assert ev.run_folder(tmp_path / "run" / "best" / "ckpt-0000010.json") == tmp_path / "run"
     assert ev.run_folder(tmp_path / "loose" / "ckpt-0000010.json") == tmp_path / "loose"
+
+
+def test_class_accuracy_counts_argmax_hits():
+    probs = torch.eye(4)[[0, 1, 2, 3]]
+    assert ev.class_accuracy(probs, torch.tensor([0, 1, 2, 3])) == 1.0
+    assert ev.class_accuracy(probs, torch.tensor([1, 1, 0, 0])) == 0.25
+
+
+def test_conditional_runs_report_whether_samples_are_the_asked_class(tmp_path, patched, digits_metrics):
+    run = tmp_path / "cgan"
+    train(load_config("quickstart", TINY + ["model.conditional=projection", "train.steps=2"]), run_dir=run,
+          progress=False)
+    q = ev.evaluate(run, n=N, progress=False)["quality"]
+    assert 0 <= q["generated"]["class_accuracy"] <= 1 and 0 <= q["floor"]["class_accuracy"] <= 1
+    assert "class_accuracy" not in digits_metrics["quality"]["generated"]  # unconditional: not asked

@@ -56,3 +56,12 @@ def test_collapse_and_copying_are_said_in_words():
     assert "`gan2014` on mnist: **mode collapse**, recall 0.02" in text
     assert "`lsgan` on mnist: **copies its training set**, C_T -5.00" in text
     assert "dcgan" not in text
+
+
+def test_conditional_rows_show_class_accuracy_and_others_leave_it_blank():
+    conditional = _metrics(10.0)
+    conditional["quality"]["generated"]["class_accuracy"] = 0.734
+    conditional["quality"]["floor"]["class_accuracy"] = 0.994
+    r = {"label": "conditional", "dataset": "mnist", "steps": 10, "train_s": 60.0}
+    assert "| 73.4 % (99.4 %) |" in gan_table.row({**r, "metrics": gan_table.compact(conditional)})
+    assert "|  | 1.0 |" in gan_table.row({**r, "metrics": gan_table.compact(_metrics(10.0))})

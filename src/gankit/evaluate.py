@@ -120,6 +120,11 @@ def generate(gen: LoadedGenerator, n: int, seed: int) -> torch.Tensor:
     return x.clamp(-1, 1) if x.dim() == 4 else x
 
 
+def class_accuracy(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of rows whose most probable class is their label."""
+    return (probs.argmax(1).cpu() == labels.cpu()).float().mean().item()
+
+
 def _subset_rows(total: int, size: int, seed: int, exclude: range | None) -> torch.Tensor:
     """A seeded random choice of ``size`` rows of ``total`` (fewer if not enough), avoiding ``exclude``."""
     rows = torch.arange(total)
@@ -273,7 +278,7 @@ class _Evaluation:
     def quality(self, model, subset: torch.Tensor) -> dict:
         """Quality metrics and their floor; keeps the features for the copying test in ``self.feats``."""
         gen_f, gen_p = self.features(model, self.samples, "generated samples")
-        test_f, _ = self.features(model, self.test.x, "test images")
+        test_f, test_p = self.features(model, self.test.x, "test images")
         train_f, train_p = self.features(model, self.train.x, "training images")
         self.feats = {"generated": gen_f.cpu(), "test": test_f.cpu(), "train": train_f.cpu()}
         k = gen_p.shape[1]
@@ -281,9 +286,16 @@ class _Evaluation:
             generated = quality_report(test_f, gen_f, fake_probs=gen_p, num_classes=k, seed=self.seed)
             floor = quality_report(test_f, train_f[subset], fake_probs=train_p[subset], num_classes=k,
                                    seed=self.seed)
+        generated, floor = generated.to_dict(), floor.to_dict()
+        if self.gen.num_classes == k and self.test.y is not None:
+            # A conditional generator is asked for class i % K (see generate); the floor is the
+            # backbone naming real test images right.
+            asked = class_labels(self.gen, len(self.samples), None).cpu()
+            generated["class_accuracy"] = class_accuracy(gen_p, asked)
+            floor["class_accuracy"] = class_accuracy(test_p, self.test.y)
         return {"reference": f"test split ({len(test_f)} images)",
                 "floor_samples": f"random training subset ({len(subset)} images, seed {self.seed})",
-                "generated": generated.to_dict(), "floor": floor.to_dict()}
+                "generated": generated, "floor": floor}
 
     def memorization(self, subset: torch.Tensor) -> dict:
         """Distances to the training set: generated vs held-out real images (floor) vs training images."""

@@ -77,6 +77,9 @@ _QUALITY = [  # (label, key, spread key, meaning)
     ("classifier score", "classifier_score_mean", "classifier_score_std",
      "higher is better, at most the number of classes: confident and varied predictions of the "
      "domain classifier (the Inception Score formula)"),
+    ("class accuracy", "class_accuracy", None,
+     "conditional generators, higher is better: share of samples the domain classifier names as the "
+     "class they were asked for (floor: its accuracy on real test images)"),
     ("class KL to uniform", "class_kl_to_uniform", None,
      "lower is better for balanced data: 0 when all classes are equally frequent, log K when one "
      "class takes all (mode dropping)"),
