@@ -278,7 +278,10 @@ def main(argv: list[str] | None = None) -> None:
         with notes_file.open("a") as f:
             f.writelines(n + "\n" for n in args.note)
     notes = list(dict.fromkeys(notes_file.read_text().splitlines())) if notes_file.is_file() else []
-    print(write_doc(read_runs(args.runs), commands, notes, args.doc, args.section))
+    rows = read_runs(args.runs)
+    if not rows:  # run folders do not survive between sessions: never blank a section that holds results
+        raise SystemExit(f"{args.runs}: no runs found; the {args.section!r} section of {args.doc} was left as it is")
+    print(write_doc(rows, commands, notes, args.doc, args.section))
 
 
 if __name__ == "__main__":
