@@ -68,18 +68,19 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     n = args.copies
-    on_cpu = pick_device(args.device).type == "cpu"
+    device = pick_device(args.device)
+    on_cpu = device.type == "cpu"
+    cell = (lambda ms: f"{ms[0]:.1f} ({ms[1]:.1f})") if on_cpu else (lambda ms: f"{ms[0]:.1f}")
+    measure = 1 if on_cpu else 0  # CPU time on a CPU, wall time on a GPU
     load_before = os.getloadavg()[0]
     rows = []
     for size, extra in SIZES.items():
         one, stack = ms_per_step(extra, 1, args), ms_per_step(extra, n, args)
-        cell = (lambda ms: f"{ms[0]:.1f} ({ms[1]:.1f})") if on_cpu else (lambda ms: f"{ms[0]:.1f}")
-        measure = 1 if on_cpu else 0
         rows.append(f"| {size} | {cell(one)} | {cell(tuple(n * x for x in one))} | {cell(stack)} "
                     f"| {n * one[measure] / stack[measure]:.2f}x |")
         print(rows[-1], flush=True)
     load = f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
-    machine = machine_description(pick_device(args.device))
+    machine = machine_description(device)
     text = "\n".join([
         "## Semi-supervised seeds side by side: cost per training step", "",
         f"Command: `{' '.join(['python', 'benchmarks/semisup_speed.py', *sys.argv[1:]])}`", "",

@@ -56,26 +56,23 @@ class DCGANGenerator(Generator):
         ch = self.start_channels = width * 2 ** (k - 1)
         # A linear map from z equals the paper's ConvTranspose on a 1x1 input; no bias before BN.
         self.project = nn.Linear(z_dim, ch * self.base**2, bias=False)
-        norm = (lambda c: ClassBatchNorm2d(c, num_classes)) if num_classes else nn.BatchNorm2d
-        self.norms = nn.ModuleList([norm(ch)])
+        # ClassBatchNorm2d is plain affine BN when num_classes is 0
+        self.norms = nn.ModuleList([ClassBatchNorm2d(ch, num_classes)])
         self.ups = nn.ModuleList()
         for _ in range(k - 1):
             self.ups.append(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False))
-            self.norms.append(norm(ch // 2))
+            self.norms.append(ClassBatchNorm2d(ch // 2, num_classes))
             ch //= 2
         self.out = nn.ConvTranspose2d(ch, channels, 4, 2, 1)
         dcgan_init(self)
         if spectral_norm:
             add_spectral_norm(self)
 
-    def _norm(self, i: int, h: Tensor, y: Tensor | None) -> Tensor:
-        return (self.norms[i](h, y) if self.num_classes else self.norms[i](h)).relu()
-
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         y = self.check_inputs(z, y)
-        h = self._norm(0, self.project(z).view(-1, self.start_channels, self.base, self.base), y)
-        for i, up in enumerate(self.ups, start=1):
-            h = self._norm(i, up(h), y)
+        h = self.norms[0](self.project(z).view(-1, self.start_channels, self.base, self.base), y).relu()
+        for up, norm in zip(self.ups, self.norms[1:]):
+            h = norm(up(h), y).relu()
         return self.out(h).tanh()
 
 
