@@ -63,7 +63,7 @@ def machine() -> str:
     return f"cpu ({cpu_name()}, {torch.get_num_threads()} torch thread(s))"
 
 
-def run_one(label: str, dataset: str, args) -> dict:
+def run_one(label: str, dataset: str, args) -> None:
     recipe, extra = RECIPES[label]
     overrides = [f"data.name={dataset}", *extra]
     if args.data_root:
@@ -94,7 +94,6 @@ def run_one(label: str, dataset: str, args) -> dict:
     row = {"label": label, "dataset": dataset, "recipe": recipe, "overrides": extra, "steps": cfg.train.steps,
            "recipe_steps": recipe_steps, **old_row, "eval_s": metrics.get("elapsed_s")}
     atomic_write_text(row_path, json.dumps(row, indent=1))
-    return {**row, "metrics": metrics}
 
 
 def finished_rows(runs: Path) -> list[dict]:
