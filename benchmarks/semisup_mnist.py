@@ -27,7 +27,9 @@ from pathlib import Path
 
 import torch
 
+from gankit.checkpoint import atomic_write_text
 from gankit.semisup import load_semisup_config, train_semisup
+from gankit.semisup.config import SemisupConfig
 from gankit.semisup.train import machine_description, pick_device
 from results_doc import RESULTS, update_section
 
@@ -39,6 +41,7 @@ TASKS = {  # name -> (recipe, labels)
 PUBLISHED = ("Salimans et al. 2016 (arXiv 1606.03498), Table 1: **93 ± 6.5** errors / 10,000 (0.93 %), 100 labels; "
              "Bad GAN (Dai et al. 2017, arXiv 1705.09783): **79.5 ± 9.8** (0.795 %)")
 DOC = RESULTS
+RECORD = Path(__file__).resolve().parents[1] / "docs" / "semisup_runs.json"
 
 
 FOLDER = re.compile(r"^(?P<task>.+)-(?P<method>ssgan|supervised)-e(?P<epochs>\d+)-s(?P<seeds>\d+(?:-\d+)?)$")
@@ -71,24 +74,26 @@ def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
     print(f"{folder.name}: {errors} errors / {result.test_size} in {result.wall_seconds:.0f} s", flush=True)
 
 
-# where a run was made, or which seeds: not what was trained; may differ between runs of one benchmark
+# where a run was made, which seeds, what it is called: not what was trained; may differ between runs
 RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every", "seed", "parallel_seeds", "compile",
-                   "save_every_minutes"}
+                   "save_every_minutes", "name", "description"}
 
 
-def deviations(folder: Path, task: str, method: str, epochs: int) -> str:
-    """Settings in which the run's config.yaml differs from today's recipe ('' when none).
+def deviations(row: dict) -> str:
+    """Settings in which a run differs from today's recipe ('' when none).
 
     A recipe changed after a run was made must not silently mix old and new runs in one mean.
+    A setting the run does not record is the default of its time, which new keys keep.
+    Rows recovered from an old page carry no settings, only what that page said.
     """
-    import yaml
-    path = folder / "config.yaml"
-    if not path.is_file() or task not in TASKS:
-        return ""
-    used = yaml.safe_load(path.read_text()) or {}
-    recipe, labels = TASKS[task]
-    today = load_semisup_config(recipe, [f"labels={labels}", f"method={method}", f"epochs={epochs}"]).to_dict()
-    diff = {k: used.get(k, "(not recorded)") for k in today if k not in RUN_ENVIRONMENT and used.get(k) != today[k]}
+    if row.get("settings") is None or row["task"] not in TASKS:
+        return row.get("deviates_recorded", "")
+    recipe, labels = TASKS[row["task"]]
+    today = load_semisup_config(recipe, [f"labels={labels}", f"method={row['method']}",
+                                         f"epochs={row['epochs']}"]).to_dict()
+    defaults = SemisupConfig().to_dict()
+    used = {**defaults, **row["settings"]}
+    diff = {k: used[k] for k in today if k not in RUN_ENVIRONMENT and used[k] != today[k]}
     return ", ".join(f"{k}={v}" for k, v in sorted(diff.items()))
 
 
@@ -102,32 +107,67 @@ def _tested(folder: Path) -> list[dict]:
 
 def read_runs(root: Path) -> list[dict]:
     """One row per seed: the final result, or the last tested epoch of an unfinished run."""
+    import yaml
     rows = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         match = FOLDER.match(folder.name)
         if not match or not folder.is_dir():
             continue
         task, method, epochs = match["task"], match["method"], int(match["epochs"])
-        deviates = deviations(folder, task, method, epochs)
         meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+        config = folder / "config.yaml"
+        settings = yaml.safe_load(config.read_text()) if config.is_file() else {}
+        settings = {k: v for k, v in settings.items() if k not in RUN_ENVIRONMENT}
         stacked = sorted(folder.glob("seed-*"), key=lambda f: int(f.name[5:]))
         for out in stacked or [folder]:
             if not (out / "labeled_indices.json").is_file():
                 continue
             seed = json.loads((out / "labeled_indices.json").read_text())["seed"]
-            name = folder.name + (f"/{out.name}" if stacked else "")
-            base = {"task": task, "method": method, "epochs": epochs, "seed": seed, "dir": out, "name": name,
-                    "deviates": deviates}
+            tested = _tested(out)
+            base = {"name": folder.name + (f"/{out.name}" if stacked else ""), "task": task, "method": method,
+                    "epochs": epochs, "seed": seed, "settings": settings,
+                    "curve": [[t["epoch"], t["test_errors"]] for t in tested]}
             if (out / "result.json").is_file():
                 r = json.loads((out / "result.json").read_text())
-                rows.append({**base, "done": True, "errors": r["test_errors"], "wall": r["wall_seconds"],
-                             "machine": r["machine"], "reached": epochs,
+                rows.append({**base, "done": True, "reached": epochs, "errors": r["test_errors"],
+                             "wall": r["wall_seconds"], "machine": r["machine"],
                              "stack": len(r.get("trained_with_seeds", [seed]))})
-            elif tested := _tested(out):
-                rows.append({**base, "done": False, "errors": tested[-1]["test_errors"],
-                             "wall": tested[-1]["wall_seconds"], "machine": meta.get("machine", "?"),
-                             "reached": tested[-1]["epoch"]})
+            elif tested:
+                rows.append({**base, "done": False, "reached": tested[-1]["epoch"],
+                             "errors": tested[-1]["test_errors"], "wall": tested[-1]["wall_seconds"],
+                             "machine": meta.get("machine", "?"), "stack": len(meta.get("seeds", [seed]))})
     return rows
+
+
+def read_record(path: Path) -> dict[str, dict]:
+    """section -> {"commands": [...], "notes": [...], "rows": [...]}: what each section has shown so far."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def load_section(runs: Path, record: Path, section: str) -> dict:
+    """The record of ``section`` with this machine's runs in ``runs`` merged in.
+
+    Run folders are git-ignored and do not survive from one session to the next; the record
+    (committed) keeps every row, command and note shown so far, so a rerun on a fresh machine
+    adds rows instead of erasing the earlier ones. A run folder's row replaces the record's
+    row of the same name.
+    """
+    old = read_record(record).get(section, {})
+    by_name = {r["name"]: r for r in old.get("rows", [])}
+    by_name.update({r["name"]: r for r in read_runs(runs)})
+    rows = sorted(by_name.values(), key=lambda r: (r["task"], r["method"], r["epochs"], r["seed"], r["name"]))
+
+    def lines(name: str) -> list[str]:
+        here = runs / f"{name}.txt"
+        return list(dict.fromkeys(old.get(name, []) + (here.read_text().splitlines() if here.is_file() else [])))
+
+    return {"commands": lines("commands"), "notes": lines("notes"), "rows": rows}
+
+
+def save_record(record: Path, section: str, content: dict) -> None:
+    sections = read_record(record)
+    sections[section] = content
+    atomic_write_text(record, json.dumps(sections, indent=1) + "\n")
 
 
 def _mean_std(values: list[float]) -> str:
@@ -178,7 +218,7 @@ def curves(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["task"] != "mnist100" or r["method"] != "ssgan":
             continue
-        pts = ", ".join(f"{row['epoch']}: {row['test_errors']}" for row in _tested(r["dir"]))
+        pts = ", ".join(f"{epoch}: {errors}" for epoch, errors in r["curve"])
         differs = f" (differs from the recipe in {r['deviates']})" if r["deviates"] else ""
         out += ["", f"`{r['name']}`{differs} test errors by epoch (EMA classifier): {pts}"]
     return out
@@ -186,15 +226,16 @@ def curves(rows: list[dict]) -> list[str]:
 
 def plot_curves(rows: list[dict], path: Path) -> bool:
     """Test errors by epoch of every run, one line each (diagnostic: never used to select)."""
-    if not rows:
+    if not any(r["curve"] for r in rows):
         return False
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for r in rows:
-        tested = _tested(r["dir"])
-        ax.plot([t["epoch"] for t in tested], [t["test_errors"] for t in tested], marker=".", label=r["name"])
+        if r["curve"]:
+            epochs, errors = zip(*r["curve"])
+            ax.plot(epochs, errors, marker=".", label=r["name"])
     ax.set(xlabel="epoch", ylabel="test errors / 10,000", yscale="log")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -204,8 +245,30 @@ def plot_curves(rows: list[dict], path: Path) -> bool:
     return True
 
 
-def write_doc(rows: list[dict], commands: list[str], notes: list[str], path: Path, section: str = "semisup") -> str:
+def recipe_setup(tasks: list[str]) -> str:
+    """One line on what a recipe trains, read off the recipe itself; ``tasks`` share the recipe."""
+    recipe = TASKS[tasks[0]][0]
+    c = load_semisup_config(recipe)
+    g_beta1 = c.beta1 if c.g_beta1 is None else c.g_beta1
+    extras = [f"entropy weight {c.entropy_weight} on unlabeled predictions"] if c.entropy_weight else []
+    labels = " / ".join(str(TASKS[t][1]) for t in tasks)
+    return (f"{', '.join(f'`{t}`' for t in tasks)}: recipe `{recipe}` ({c.dataset}, {labels} labels). D "
+            f"784-{c.d_hidden}-10 weight-normalized with data-dependent init, Gaussian noise std {c.input_noise} "
+            f"on the input and {c.hidden_noise} after hidden layers; G {c.z_dim}-{c.g_hidden}-784 (softplus + "
+            f"batch norm, weight-normalized sigmoid output), feature matching on D's last hidden layer; batch "
+            f"{c.batch_size}; Adam for D lr {c.lr}, betas ({c.beta1}, {c.beta2}), eps {c.adam_eps:g}; for G lr "
+            f"{c.g_lr or c.lr}, betas ({g_beta1}, {c.beta2}); lr constant for the first {c.lr_decay_start:.0%} of "
+            f"the run, then linearly to 0; EMA {c.ema} of D's weights{''.join('; ' + e for e in extras)}.")
+
+
+def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
+    rows = [{**r, "deviates": deviations(r)} for r in section["rows"]]
     datasets = sorted({"Fashion-MNIST" if r["task"].startswith("fashion") else "MNIST" for r in rows})
+    by_recipe: dict[str, list[str]] = {}
+    for task in sorted({r["task"] for r in rows if r["task"] in TASKS}):
+        by_recipe.setdefault(TASKS[task][0], []).append(task)
+    picture = path.parent / "img" / f"{name}_curves.png"
+    recovered = sorted({r["provenance"] for r in rows if r.get("provenance")})
     text = "\n".join([
         f"# Semi-supervised GAN: test errors with few labels ({', '.join(datasets) or 'no runs yet'})", "",
         "Produced by `benchmarks/semisup_mnist.py`. Test errors are counted on the official 10,000 test "
@@ -213,21 +276,20 @@ def write_doc(rows: list[dict], commands: list[str], notes: list[str], path: Pat
         "a model or an epoch. The labeled subset is drawn per seed, balanced per class, and saved in each "
         "run folder (`labeled_indices.json`); the unlabeled pool is the full 60,000-image training set.", "",
         f"Published, MNIST 100 labels: {PUBLISHED}.", "",
-        "Setup (`src/gankit/configs/semisup/`): D 784-1000-500-250-250-250-10 weight-normalized with "
-        "data-dependent init, Gaussian noise std 0.3 on the input and 0.5 after hidden layers; G "
-        "100-500-500-784 (softplus + batch norm, weight-normalized sigmoid output), feature matching on D's "
-        "last hidden layer; Adam lr 0.003, beta1 0.5, batch 100, lr constant for the first two thirds of the "
-        "run then linearly to 0; EMA 0.999 of D's weights. Not used: minibatch discrimination, Bad-GAN "
-        "terms. `supervised` is the same D (noise, init, optimizer, schedule, EMA) trained on the labeled "
-        "batches alone for the same number of steps.", "",
+        "Setup (`src/gankit/configs/semisup/`), per task:", "", *[f"- {recipe_setup(ts)}" for ts in by_recipe.values()], "",
+        "`supervised` is the same D (noise, init, optimizer, schedule, EMA) trained on the labeled batches "
+        "alone for the same number of steps.", "",
         *summary_table(rows), *unfinished_table(rows), *curves(rows), "",
-        *([f"![test errors by epoch](img/{section}_curves.png)", ""]
-          if plot_curves(rows, path.parent / "img" / f"{section}_curves.png") else []),
-        *(["Notes:", "", *[f"- {n}" for n in notes], ""] if notes else []),
+        # rows recovered from an old page may have no curves: then the picture drawn then stays
+        *([f"![test errors by epoch](img/{name}_curves.png)", ""] if plot_curves(rows, picture) or picture.is_file()
+          else []),
+        *(["Notes:", "", *[f"- {n}" for n in section["notes"]], ""] if section["notes"] else []),
+        *([f"Rows measured in an earlier session whose run folders are gone come from the record "
+           f"docs/semisup_runs.json ({'; '.join(recovered)}).", ""] if recovered else []),
         "Commands that trained these runs (each resumes or collects what exists; "
-        "`--collect` only rewrites this page):", "", *[f"    {c}" for c in commands], ""])
+        "`--collect` only rewrites this page):", "", *[f"    {c}" for c in section["commands"]], ""])
     # one level down: the page becomes a section of docs/results.md
-    update_section(section, text.replace("\n## ", "\n### ").replace("# ", "## ", 1), path)
+    update_section(name, text.replace("\n## ", "\n### ").replace("# ", "## ", 1), path)
     return text
 
 
@@ -248,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--collect", action="store_true", help="train nothing; only rewrite the doc")
     p.add_argument("--progress", action="store_true", help="show a progress bar per run")
     p.add_argument("--doc", type=Path, default=DOC)
+    p.add_argument("--record", type=Path, default=RECORD, help="the committed record of every run shown so far")
     p.add_argument("--section", default="semisup",
                    help="the section of --doc to write (one per runs folder: a section lists the runs in --runs)")
     p.add_argument("--note", action="append", default=[], help="a line for the doc's notes (kept in RUNS/notes.txt)")
@@ -271,17 +334,15 @@ def main(argv: list[str] | None = None) -> None:
             for chunk in chunks:
                 for method in methods:
                     run_one(args.runs, task, method, args.epochs, chunk, args)
-    commands = list(dict.fromkeys(log.read_text().splitlines())) if log.is_file() else [command]
-    notes_file = args.runs / "notes.txt"
     if args.note:
         args.runs.mkdir(parents=True, exist_ok=True)
-        with notes_file.open("a") as f:
+        with (args.runs / "notes.txt").open("a") as f:
             f.writelines(n + "\n" for n in args.note)
-    notes = list(dict.fromkeys(notes_file.read_text().splitlines())) if notes_file.is_file() else []
-    rows = read_runs(args.runs)
-    if not rows:  # run folders do not survive between sessions: never blank a section that holds results
-        raise SystemExit(f"{args.runs}: no runs found; the {args.section!r} section of {args.doc} was left as it is")
-    print(write_doc(rows, commands, notes, args.doc, args.section))
+    section = load_section(args.runs, args.record, args.section)
+    if not section["rows"]:
+        raise SystemExit(f"{args.runs} and {args.record}: no runs of section {args.section!r}; {args.doc} left as it is")
+    save_record(args.record, args.section, section)
+    print(write_doc(section, args.doc, args.section))
 
 
 if __name__ == "__main__":

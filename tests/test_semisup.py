@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from gankit.cli import app
 from gankit.errors import ConfigError, DataError, GankitError
 from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced_labeled_indices,
-                            data_dependent_init, feature_matching_loss, load_classifier, load_semisup_config,
+                            conditional_entropy, data_dependent_init, feature_matching_loss, load_classifier, load_semisup_config,
                             predict, save_classifier, unlabeled_loss)
 from gankit.semisup.train import IndexStream
 
@@ -35,6 +35,15 @@ def test_feature_matching_is_zero_for_equal_means_and_mean_squared_otherwise():
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert feature_matching_loss(a, a.flip(0)).item() == 0
     assert feature_matching_loss(a, a + torch.tensor([1.0, 3.0])).item() == pytest.approx((1 + 9) / 2)
+
+
+def test_conditional_entropy_is_log_k_when_undecided_and_zero_when_sure():
+    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0], [50.0, 0.0, 0.0, 0.0]])
+    assert conditional_entropy(logits[:1]).item() == pytest.approx(math.log(4))
+    assert conditional_entropy(logits[1:]).item() == pytest.approx(0.0, abs=1e-12)
+    assert conditional_entropy(logits).item() == pytest.approx(math.log(4) / 2)
+    # a stack of copies gets one value per copy
+    assert conditional_entropy(torch.stack([logits[:1], logits[1:]])).shape == (2,)
 
 
 def test_data_dependent_init_gives_standardized_preactivations():

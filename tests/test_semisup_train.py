@@ -45,15 +45,27 @@ def test_unlabeled_data_clearly_beats_the_supervised_baseline(real_data_root, tm
     assert (run / "classifier.safetensors").is_file() and (run / "samples.png").is_file()
 
 
+def test_the_generator_gets_its_own_adam_settings_on_the_same_schedule(real_data_root, tmp_path):
+    extra = ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "lr_decay_start=0.5"]
+    trainer = SemisupTrainer(_config(real_data_root, tmp_path, TINY + extra), tmp_path / "run")
+    d, g = trainer.opt_d.param_groups[0], trainer.opt_g.param_groups[0]
+    assert (d["lr"], d["betas"], g["lr"], g["betas"]) == (0.003, (0.5, 0.9999), 0.001, (0.0, 0.9999))
+    for _ in range(5):  # 6 steps in all: the last 3 decay both rates linearly, in proportion
+        trainer.train_step()
+    assert d["lr"] == pytest.approx(0.003 * 2 / 3) and g["lr"] == pytest.approx(0.001 * 2 / 3)
+
+
 def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_root, tmp_path):
     data = load_semisup_data("mnist", 20, 3, root=real_data_root, unlabeled_limit=300, image_size=7)
-    whole = train_semisup(_config(real_data_root, tmp_path, TINY), run_dir=tmp_path / "whole",
+    # the Bad-GAN optimizer settings and the entropy term too: every knob must resume exactly
+    tiny = TINY + ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "entropy_weight=0.1"]
+    whole = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "whole",
                           progress=False, data=data)
-    first = SemisupTrainer(_config(real_data_root, tmp_path, TINY), tmp_path / "split", data=data)
+    first = SemisupTrainer(_config(real_data_root, tmp_path, tiny), tmp_path / "split", data=data)
     for _ in range(4):  # stop mid-epoch (3 steps per epoch)
         first.train_step()
     first.save()
-    resumed = train_semisup(_config(real_data_root, tmp_path, TINY), run_dir=tmp_path / "split", resume=True,
+    resumed = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "split", resume=True,
                             progress=False, data=data)
     assert resumed.test_errors == whole.test_errors
     a = load_file(tmp_path / "whole" / "classifier.safetensors")

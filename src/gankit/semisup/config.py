@@ -39,9 +39,13 @@ class SemisupConfig:
     batch_size: int = 100                 # for the labeled, the unlabeled and the generated batch
     lr: float = 0.003                     # Adam, both players
     beta1: float = 0.5
+    beta2: float = 0.999
+    g_lr: Optional[float] = None          # G's Adam lr (None: lr)
+    g_beta1: Optional[float] = None       # G's Adam beta1 (None: beta1)
     adam_eps: float = 1e-4                # the paper's Adam: sqrt(v + 1e-8), i.e. about 1e-4 here; see train.py
     lr_decay_start: float = 0.6667        # fraction of the run after which lr falls linearly to 0
     unlabeled_weight: float = 1.0         # weight of D's unsupervised loss
+    entropy_weight: float = 0.0           # weight of the entropy of D's class prediction on unlabeled data
     ema: float = 0.999                    # Polyak (EMA) decay of D's weights, used at test time; 0: off
     init_batch: int = 500                 # images for the data-dependent weight-norm init
     seed: int = 0                         # weights, labeled subset, batches, noise
@@ -74,7 +78,7 @@ class SemisupConfig:
         if self.unlabeled_limit is not None and self.unlabeled_limit < self.batch_size:
             errors.append(f"unlabeled_limit: must be at least batch_size ({self.batch_size}), "
                           f"got {self.unlabeled_limit}")
-        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "save_every_minutes"):
+        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "save_every_minutes"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("beta1", "ema", "lr_decay_start"):

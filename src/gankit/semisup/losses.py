@@ -46,3 +46,13 @@ def feature_matching_loss(features_real: Tensor, features_fake: Tensor) -> Tenso
     Adam the scale makes no difference to the steps.
     """
     return (features_real.mean(-2) - features_fake.mean(-2)).square().mean(-1)
+
+
+def conditional_entropy(logits: Tensor) -> Tensor:
+    """Mean entropy of the K-class prediction softmax(l) over a batch (Grandvalet & Bengio 2004).
+
+    Minimized on unlabeled real data it pushes the class boundaries away from the data:
+    the "low-density" aim that Dai et al. 2017 (Bad GAN) give the complement generator.
+    """
+    logp = F.log_softmax(logits, dim=-1)
+    return -(logp.exp() * logp).sum(-1).mean(-1)

@@ -60,8 +60,21 @@ class WNLinear(nn.Module):
                 self.g.copy_(self.init_scale / (std + 1e-8))
                 self.b.copy_(-mean * self.g)
             self.init_mode = False
-        weight = self.v * (self.g / norm).unsqueeze(2)
-        return torch.baddbmm(self.b.unsqueeze(1), x, weight.transpose(1, 2))
+        # the scale g / ||v|| is applied to the (batch x out) product, not to the (out x in) weight:
+        # the same numbers, with fewer elementwise operations on a CPU (the first layer's weight has
+        # 784,000 entries, a batch of its outputs 100,000)
+        return torch.addcmul(self.b.unsqueeze(1), per_copy_matmul(x, self.v), (self.g / norm).unsqueeze(1))
+
+
+def per_copy_matmul(x: Tensor, weight: Tensor) -> Tensor:
+    """(copies, batch, in) x (copies, out, in) -> (copies, batch, out): each copy's x @ weight.T.
+
+    One copy goes through a plain matrix product: on a CPU, bmm and its backward copy
+    transposed operands that mm reads in place (about a tenth of a paper-size step).
+    """
+    if x.shape[0] == 1:
+        return torch.mm(x[0], weight[0].t()).unsqueeze(0)
+    return torch.bmm(x, weight.transpose(1, 2))
 
 
 class CopyLinear(nn.Module):
@@ -73,7 +86,7 @@ class CopyLinear(nn.Module):
         self.weight = nn.Parameter(torch.randn(copies, out_features, in_features) / math.sqrt(in_features))
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.bmm(x, self.weight.transpose(1, 2))
+        return per_copy_matmul(x, self.weight)
 
 
 class CopyBatchNorm(nn.Module):
@@ -106,7 +119,7 @@ class GaussianNoise(nn.Module):
         self.std = std
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+        return torch.add(x, torch.randn_like(x), alpha=self.std) if self.training and self.std > 0 else x
 
 
 class Classifier(nn.Module):

@@ -130,16 +130,22 @@ class SemisupTrainer:
         Ds, Gs = zip(*(self._players(seed) for seed in self.seeds))
         self.D = stack_copies(Ds)
         # eps: the improved-GAN code divides by sqrt(v + 1e-8), an epsilon of about 1e-4 in
-        # torch's form. With torch's 1e-8, near-zero gradients (a saturated sigmoid in G) still
-        # get full-size steps; in our runs G's output then saturated and G collapsed at epoch 8.
-        # fused on CUDA: one kernel for all the parameters instead of several per tensor.
-        fused = True if self.device.type == "cuda" else None
-        adam = dict(lr=cfg.lr, betas=(cfg.beta1, 0.999), eps=cfg.adam_eps, fused=fused)
+        # torch's form. With torch's 1e-8 and beta2 0.999, near-zero gradients (a saturated sigmoid
+        # in G) still get full-size steps; in our runs G's output then saturated and G collapsed at
+        # epoch 8. (The Bad-GAN settings pair 1e-8 with beta2 0.9999 and a slower G.)
+        # fused: one kernel for all the parameters instead of several per tensor (CPU and CUDA).
+        fused = True if self.device.type in ("cuda", "cpu") else None
+        adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
         self.G = self.opt_g = None
         if cfg.method == "ssgan":
             self.G = stack_copies(Gs)
-            self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], **adam)
+            g_beta1 = cfg.beta1 if cfg.g_beta1 is None else cfg.g_beta1
+            g_adam = dict(adam, lr=cfg.g_lr or cfg.lr, betas=(g_beta1, cfg.beta2))
+            self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], **g_adam)
+        for opt in self._optimizers().values():  # the schedule scales each optimizer's own lr
+            for group in opt.param_groups:
+                group["base_lr"] = group["lr"]
         self.ema = PolyakEMA(self.D, cfg.ema) if cfg.ema else None
         self._d_losses, self._g_loss = self.d_losses, self.g_loss
         self.graphed = cfg.compile and self.device.type == "cuda"
@@ -218,10 +224,14 @@ class SemisupTrainer:
 
     # --- one step -----------------------------------------------------------------
 
-    def lr_at(self, step: int) -> float:
-        """Constant, then linearly to 0 over the last (1 - lr_decay_start) of the run."""
+    def lr_factor(self, step: int) -> float:
+        """1, then linearly to 0 over the last (1 - lr_decay_start) of the run."""
         left = 1 - step / self.total_steps
-        return self.cfg.lr * min(1.0, left / (1 - self.cfg.lr_decay_start))
+        return min(1.0, left / (1 - self.cfg.lr_decay_start))
+
+    def lr_at(self, step: int) -> float:
+        """D's learning rate at ``step``."""
+        return self.cfg.lr * self.lr_factor(step)
 
     def _batch(self, streams: list[IndexStream], step: int) -> Tensor:
         """(copies, batch) indices: each seed's own t-th batch."""
@@ -243,7 +253,8 @@ class SemisupTrainer:
             logits = self.D.stacked(torch.cat([x_lab, x_unl, fake], dim=1))
             logits_lab, logits_unl, logits_fake = logits.split(x_lab.shape[1], dim=1)
             out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab),
-                   "loss_unl": losses.unlabeled_loss(logits_unl, logits_fake)}
+                   "loss_unl": losses.unlabeled_loss(logits_unl, logits_fake),
+                   "entropy_unl": losses.conditional_entropy(logits_unl)}
         out["train_acc_lab"] = (logits_lab.argmax(-1) == y_lab).float().mean(-1)
         return out
 
@@ -261,14 +272,16 @@ class SemisupTrainer:
         reseed((cfg.seed * 1_000_003 + s) % 2**62, self.device)  # noise: a function of (seed, step)
         for opt in self._optimizers().values():
             for group in opt.param_groups:
-                group["lr"] = self.lr_at(s)
+                group["lr"] = group["base_lr"] * self.lr_factor(s)
         lab = self._batch(self.labeled, s)
         x_lab, y_lab = d.x_labeled[self.copy_index, lab], d.y_labeled[self.copy_index, lab]
         x_unl = z = None
         if self.G is not None:
             x_unl, z = d.x_unlabeled[self._batch(self.unlabeled_d, s)], self._noise(lab.shape[1])
         out = self._d_losses(x_lab, y_lab, x_unl, z)
-        loss_d = out["loss_lab"] + cfg.unlabeled_weight * out["loss_unl"] if self.G is not None else out["loss_lab"]
+        loss_d = out["loss_lab"]
+        if self.G is not None:
+            loss_d = loss_d + cfg.unlabeled_weight * out["loss_unl"] + cfg.entropy_weight * out["entropy_unl"]
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()  # a sum: each seed's gradient is its own loss's, as in a run alone
         self.opt_d.step()

@@ -1,0 +1,67 @@
+"""The semi-supervised benchmark keeps every row it has shown: run folders may vanish, the record stays."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import semisup_mnist  # noqa: E402
+
+
+def _run_folder(runs: Path, name: str, seed: int, errors: list[int], done: bool, settings: dict | None = None):
+    folder = runs / name
+    folder.mkdir(parents=True)
+    (folder / "labeled_indices.json").write_text(json.dumps({"seed": seed}))
+    (folder / "config.yaml").write_text(json.dumps(settings or {"method": "ssgan", "epochs": 10}))
+    (folder / "meta.json").write_text(json.dumps({"machine": "test cpu", "seeds": [seed]}))
+    (folder / "metrics.jsonl").write_text("".join(
+        json.dumps({"epoch": e + 1, "test_errors": n, "wall_seconds": 60.0 * (e + 1)}) + "\n"
+        for e, n in enumerate(errors)))
+    if done:
+        (folder / "result.json").write_text(json.dumps({"test_errors": errors[-1], "wall_seconds": 600.0,
+                                                        "machine": "test cpu", "trained_with_seeds": [seed]}))
+
+
+def _record_row(name: str, seed: int, errors: int) -> dict:
+    return {"name": name, "task": "mnist100", "method": "ssgan", "epochs": 10, "seed": seed, "done": True,
+            "reached": 10, "errors": errors, "wall": 600.0, "machine": "old cpu", "stack": 1, "curve": [],
+            "settings": None, "deviates_recorded": "", "provenance": "an earlier session"}
+
+
+def test_runs_replace_record_rows_of_the_same_name_and_other_rows_and_sections_are_kept(tmp_path):
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({
+        "semisup": {"commands": ["old command"], "notes": ["old note"],
+                    "rows": [_record_row("mnist100-ssgan-e10-s0", 0, 500), _record_row("mnist100-ssgan-e10-s1", 1, 400)]},
+        "semisup_fashion": {"commands": [], "notes": [], "rows": [_record_row("fashion100-ssgan-e10-s0", 0, 2000)]}}))
+    runs = tmp_path / "runs"
+    _run_folder(runs, "mnist100-ssgan-e10-s0", 0, [900, 300], done=True)
+    _run_folder(runs, "mnist100-ssgan-e10-s2", 2, [950], done=False)
+    (runs / "commands.txt").write_text("new command\nold command\n")
+
+    section = semisup_mnist.load_section(runs, record, "semisup")
+    by_name = {r["name"]: r for r in section["rows"]}
+    assert by_name["mnist100-ssgan-e10-s0"]["errors"] == 300          # the run folder wins
+    assert by_name["mnist100-ssgan-e10-s0"]["curve"] == [[1, 900], [2, 300]]
+    assert by_name["mnist100-ssgan-e10-s1"]["errors"] == 400          # only in the record: kept
+    assert not by_name["mnist100-ssgan-e10-s2"]["done"]
+    assert section["commands"] == ["old command", "new command"] and section["notes"] == ["old note"]
+
+    semisup_mnist.save_record(record, "semisup", section)
+    saved = json.loads(record.read_text())
+    assert saved["semisup_fashion"]["rows"][0]["errors"] == 2000      # another section is untouched
+    assert len(saved["semisup"]["rows"]) == 3
+    # a fresh machine (no run folders) shows the same rows from the record alone
+    again = semisup_mnist.load_section(tmp_path / "gone", record, "semisup")
+    assert [r["errors"] for r in again["rows"]] == [300, 400, 950]
+
+
+def test_a_run_whose_settings_differ_from_the_recipe_is_named_as_deviating(tmp_path):
+    used = semisup_mnist.load_semisup_config("ssgan_mnist100", ["epochs=10"]).to_dict()
+    row = {**_record_row("mnist100-ssgan-e10-s0", 0, 300), "settings": {**used, "lr": 0.01, "seed": 3}}
+    assert semisup_mnist.deviations(row) == "lr=0.01"          # seed is where it ran, not what it trained
+    # a key the run predates counts as its default, which is what the run did
+    del used["entropy_weight"]
+    assert semisup_mnist.deviations({**row, "settings": used}) == ""
+    recovered = {**row, "settings": None, "deviates_recorded": "adam_eps=(not recorded)"}
+    assert semisup_mnist.deviations(recovered) == "adam_eps=(not recorded)"
