@@ -1,7 +1,7 @@
 """Semi-supervised GAN test error: MNIST 100 labels, Fashion-MNIST 100 and 1,000 labels, with the
 supervised-only baseline on the same labels. Results go to their section of docs/results.md.
 
-    GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py                      # 5 seeds, 300 epochs, all tasks
+    GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py          # 5 seeds, recipe epochs, all tasks
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py --device cuda --threads 8
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py --tasks mnist100 --methods ssgan \
         --device cuda --parallel-seeds 5 --compile   # the 5 MNIST seeds side by side, CUDA-graphed
@@ -14,6 +14,11 @@ A finished run (result.json) is collected, not retrained; an unfinished one resu
 checkpoint. So the script can be stopped at any time and started again, on another machine too
 (copy RUNS). Test errors are counted on the official 10,000 test images with the Polyak-averaged
 classifier after the last epoch; they never choose a model or an epoch.
+
+Every row a section has shown, with its commands and notes, is kept in docs/semisup_runs.json
+(committed): run folders are git-ignored and do not survive from one session to the next, so
+a section is rebuilt from that record plus whatever RUNS holds now (a run folder's row replaces
+the record's row of the same name).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from results_doc import RESULTS, update_section
 
 TASKS = {  # name -> (recipe, labels)
     "mnist100": ("ssgan_mnist100", 100),
+    "mnist100-fast": ("ssgan_mnist100_fast", 100),
     "fashion100": ("ssgan_fashion", 100),
     "fashion1000": ("ssgan_fashion", 1000),
 }
@@ -216,7 +222,7 @@ def curves(rows: list[dict]) -> list[str]:
     """Per-epoch test errors of MNIST-100 semi-supervised runs (diagnostic only: never used to select)."""
     out = []
     for r in rows:
-        if r["task"] != "mnist100" or r["method"] != "ssgan":
+        if not r["task"].startswith("mnist100") or r["method"] != "ssgan":
             continue
         pts = ", ".join(f"{epoch}: {errors}" for epoch, errors in r["curve"])
         differs = f" (differs from the recipe in {r['deviates']})" if r["deviates"] else ""
@@ -276,7 +282,8 @@ def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
         "a model or an epoch. The labeled subset is drawn per seed, balanced per class, and saved in each "
         "run folder (`labeled_indices.json`); the unlabeled pool is the full 60,000-image training set.", "",
         f"Published, MNIST 100 labels: {PUBLISHED}.", "",
-        "Setup (`src/gankit/configs/semisup/`), per task:", "", *[f"- {recipe_setup(ts)}" for ts in by_recipe.values()], "",
+        "Setup (`src/gankit/configs/semisup/`), per task:", "",
+        *[f"- {recipe_setup(ts)}" for ts in by_recipe.values()], "",
         "`supervised` is the same D (noise, init, optimizer, schedule, EMA) trained on the labeled batches "
         "alone for the same number of steps.", "",
         *summary_table(rows), *unfinished_table(rows), *curves(rows), "",
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--parallel-seeds", type=int, default=1,
                    help="train this many seeds side by side in one process (one set of kernels: for GPUs)")
     p.add_argument("--compile", action="store_true", help="torch.compile the losses (CUDA graphs on a GPU)")
-    p.add_argument("--epochs", type=int, default=300, help="epochs per run (paper: 300)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per run (default: each recipe's)")
     p.add_argument("--tasks", default=",".join(TASKS), help=f"comma list of {', '.join(TASKS)}")
     p.add_argument("--methods", default="ssgan,supervised", help="comma list of ssgan, supervised")
     p.add_argument("--runs", type=Path, default=Path("benchmarks/runs/semisup"), help="folder of run folders")
@@ -333,14 +340,16 @@ def main(argv: list[str] | None = None) -> None:
         for task in tasks:
             for chunk in chunks:
                 for method in methods:
-                    run_one(args.runs, task, method, args.epochs, chunk, args)
+                    epochs = args.epochs or load_semisup_config(TASKS[task][0]).epochs
+                    run_one(args.runs, task, method, epochs, chunk, args)
     if args.note:
         args.runs.mkdir(parents=True, exist_ok=True)
         with (args.runs / "notes.txt").open("a") as f:
             f.writelines(n + "\n" for n in args.note)
     section = load_section(args.runs, args.record, args.section)
     if not section["rows"]:
-        raise SystemExit(f"{args.runs} and {args.record}: no runs of section {args.section!r}; {args.doc} left as it is")
+        raise SystemExit(f"{args.runs} and {args.record}: no runs of section {args.section!r}; "
+                         f"{args.doc} left as it is")
     save_record(args.record, args.section, section)
     print(write_doc(section, args.doc, args.section))
 

@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 from gankit.cli import app
 from gankit.errors import ConfigError, DataError, GankitError
 from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced_labeled_indices,
-                            conditional_entropy, data_dependent_init, feature_matching_loss, load_classifier, load_semisup_config,
-                            predict, save_classifier, unlabeled_loss)
+                            conditional_entropy, data_dependent_init, feature_matching_loss, load_classifier,
+                            load_semisup_config, predict, save_classifier, unlabeled_loss)
+from gankit.semisup.data import random_shift
 from gankit.semisup.train import IndexStream
 
 
@@ -87,6 +88,20 @@ def test_generator_output_is_an_image_in_unit_interval():
     G = Generator(z_dim=6, hidden=(8, 8), out_features=12, copies=3)
     out = G(G.noise(5))
     assert out.shape == (3, 5, 12) and 0 <= out.min() and out.max() <= 1
+
+
+def test_random_shift_moves_each_image_by_at_most_max_shift_pixels():
+    torch.manual_seed(0)
+    x = torch.zeros(2, 50, 9 * 9)
+    x[..., 4 * 9 + 4] = 1.0                                    # one lit pixel at the centre of each 9x9 image
+    moved = random_shift(x, (1, 9, 9), 2).view(100, 9, 9)
+    assert moved.sum().item() == 100                          # nothing lost: the pixel stays inside
+    ys, xs = moved.nonzero()[:, 1], moved.nonzero()[:, 2]
+    assert ((ys - 4).abs() <= 2).all() and ((xs - 4).abs() <= 2).all()
+    assert len(set(zip(ys.tolist(), xs.tolist()))) == 25       # every one of the 5x5 moves is drawn
+    edge = torch.ones(1, 50, 9 * 9)
+    assert random_shift(edge, (1, 9, 9), 3).min() == 0          # what moves in from outside is background
+    assert random_shift(x, (1, 9, 9), 0) is x                  # 0: the paper's setting, untouched
 
 
 def test_labeled_subset_is_balanced_deterministic_and_seed_dependent():

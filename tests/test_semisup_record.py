@@ -32,7 +32,8 @@ def test_runs_replace_record_rows_of_the_same_name_and_other_rows_and_sections_a
     record = tmp_path / "record.json"
     record.write_text(json.dumps({
         "semisup": {"commands": ["old command"], "notes": ["old note"],
-                    "rows": [_record_row("mnist100-ssgan-e10-s0", 0, 500), _record_row("mnist100-ssgan-e10-s1", 1, 400)]},
+                    "rows": [_record_row("mnist100-ssgan-e10-s0", 0, 500),
+                             _record_row("mnist100-ssgan-e10-s1", 1, 400)]},
         "semisup_fashion": {"commands": [], "notes": [], "rows": [_record_row("fashion100-ssgan-e10-s0", 0, 2000)]}}))
     runs = tmp_path / "runs"
     _run_folder(runs, "mnist100-ssgan-e10-s0", 0, [900, 300], done=True)

@@ -46,6 +46,8 @@ class SemisupConfig:
     lr_decay_start: float = 0.6667        # fraction of the run after which lr falls linearly to 0
     unlabeled_weight: float = 1.0         # weight of D's unsupervised loss
     entropy_weight: float = 0.0           # weight of the entropy of D's class prediction on unlabeled data
+    translate: int = 0                    # move every image D sees by up to this many pixels (0: the paper's
+                                          # permutation-invariant setting, which uses no image structure)
     ema: float = 0.999                    # Polyak (EMA) decay of D's weights, used at test time; 0: off
     init_batch: int = 500                 # images for the data-dependent weight-norm init
     seed: int = 0                         # weights, labeled subset, batches, noise
@@ -78,7 +80,8 @@ class SemisupConfig:
         if self.unlabeled_limit is not None and self.unlabeled_limit < self.batch_size:
             errors.append(f"unlabeled_limit: must be at least batch_size ({self.batch_size}), "
                           f"got {self.unlabeled_limit}")
-        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "save_every_minutes"):
+        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "translate",
+                    "save_every_minutes"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("beta1", "ema", "lr_decay_start"):

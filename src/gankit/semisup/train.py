@@ -41,7 +41,7 @@ from gankit.seeding import reseed
 from gankit.semisup import losses
 from gankit.semisup.classifier import save_classifier, test_errors
 from gankit.semisup.config import SemisupConfig
-from gankit.semisup.data import SemisupData, load_semisup_data
+from gankit.semisup.data import SemisupData, load_semisup_data, random_shift
 from gankit.semisup.nets import Classifier, Generator, copy_of, data_dependent_init, parse_widths, stack_copies
 from gankit.semisup.progress import SemisupProgress
 
@@ -237,6 +237,14 @@ class SemisupTrainer:
         """(copies, batch) indices: each seed's own t-th batch."""
         return torch.stack([stream(step) for stream in streams])
 
+    def _augment(self, x: Tensor) -> Tensor:
+        """A batch of images as D sees them: each moved at random when ``translate`` is set.
+
+        Real and generated images alike (as DiffAugment, Zhao et al. 2020, does): when only the
+        real ones moved, D told generated images by their placement and G collapsed (our runs).
+        """
+        return random_shift(x, self.data.image_shape, self.cfg.translate)
+
     def _noise(self, b: int) -> Tensor:
         return torch.rand(len(self.seeds), b, self.cfg.z_dim, device=self.device)  # the paper's uniform z
 
@@ -249,7 +257,7 @@ class SemisupTrainer:
             # one forward over [labeled | unlabeled | generated]; D has no batch statistics,
             # so this equals three separate passes, at a third of the calls
             with torch.no_grad():
-                fake = self.G(z)
+                fake = self._augment(self.G(z))
             logits = self.D.stacked(torch.cat([x_lab, x_unl, fake], dim=1))
             logits_lab, logits_unl, logits_fake = logits.split(x_lab.shape[1], dim=1)
             out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab),
@@ -262,7 +270,7 @@ class SemisupTrainer:
         """Feature matching per seed: G matches the mean of D's last hidden layer on real data."""
         with torch.no_grad():
             f_real = self.D.stacked_features(x_unl)
-        return losses.feature_matching_loss(f_real, self.D.stacked_features(self.G(z)))
+        return losses.feature_matching_loss(f_real, self.D.stacked_features(self._augment(self.G(z))))
 
     def train_step(self) -> dict[str, Tensor]:
         """One step for every seed; the stats are per seed, shape (copies,)."""
@@ -274,10 +282,10 @@ class SemisupTrainer:
             for group in opt.param_groups:
                 group["lr"] = group["base_lr"] * self.lr_factor(s)
         lab = self._batch(self.labeled, s)
-        x_lab, y_lab = d.x_labeled[self.copy_index, lab], d.y_labeled[self.copy_index, lab]
+        x_lab, y_lab = self._augment(d.x_labeled[self.copy_index, lab]), d.y_labeled[self.copy_index, lab]
         x_unl = z = None
         if self.G is not None:
-            x_unl, z = d.x_unlabeled[self._batch(self.unlabeled_d, s)], self._noise(lab.shape[1])
+            x_unl, z = self._augment(d.x_unlabeled[self._batch(self.unlabeled_d, s)]), self._noise(lab.shape[1])
         out = self._d_losses(x_lab, y_lab, x_unl, z)
         loss_d = out["loss_lab"]
         if self.G is not None:
@@ -296,7 +304,8 @@ class SemisupTrainer:
     def _generator_step(self, s: int, b: int) -> Tensor:
         self.D.requires_grad_(False)  # gradients flow through D to G, none are kept for D
         try:
-            loss_g = self._g_loss(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)], self._noise(b))
+            x_unl = self._augment(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)])
+            loss_g = self._g_loss(x_unl, self._noise(b))
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.sum().backward()
             self.opt_g.step()
