@@ -66,3 +66,15 @@ def test_a_run_whose_settings_differ_from_the_recipe_is_named_as_deviating(tmp_p
     assert semisup_mnist.deviations({**row, "settings": used}) == ""
     recovered = {**row, "settings": None, "deviates_recorded": "adam_eps=(not recorded)"}
     assert semisup_mnist.deviations(recovered) == "adam_eps=(not recorded)"
+
+
+def test_the_page_says_how_many_epochs_each_run_needed_and_where_the_mean_stands(tmp_path):
+    rows = [{**_record_row(f"mnist100-ssgan-e10-s{s}", s, 70 + 10 * s), "curve": [[1, 900], [2, 450], [3, 70 + 10 * s]]}
+            for s in range(5)]
+    rows = [{**r, "deviates": ""} for r in rows]
+    speed = "\n".join(semisup_mnist.epochs_to_reach(rows, levels=(500, 100)))
+    assert "| mnist100-ssgan-e10-s0 | 3 | 2 | 3 |" in speed
+    assert "| mnist100-ssgan-e10-s4 | 3 | 2 | - |" in speed   # 110 never reached 100
+    verdict = "\n".join(semisup_mnist.against_target(rows))    # mean 90: below the paper's 93, not below 80
+    assert "mean 90.0 errors, below the paper's 93; misses the target of 80." in verdict
+    assert semisup_mnist.against_target(rows[:4]) == []        # fewer than 5 seeds: no verdict
