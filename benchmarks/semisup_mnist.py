@@ -103,12 +103,10 @@ def deviations(row: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(diff.items()))
 
 
-def _tested(folder: Path) -> list[dict]:
-    """The metrics.jsonl rows of the epochs where the test error was measured."""
+def _epochs(folder: Path) -> list[dict]:
+    """The metrics.jsonl rows, one per epoch."""
     path = folder / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip() and "test_errors" in line]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def read_runs(root: Path) -> list[dict]:
@@ -129,10 +127,13 @@ def read_runs(root: Path) -> list[dict]:
             if not (out / "labeled_indices.json").is_file():
                 continue
             seed = json.loads((out / "labeled_indices.json").read_text())["seed"]
-            tested = _tested(out)
+            logged = _epochs(out)
+            tested = [row for row in logged if "test_errors" in row]
+            warned = [row["epoch"] for row in logged if row.get("warning")]
             base = {"name": folder.name + (f"/{out.name}" if stacked else ""), "task": task, "method": method,
                     "epochs": epochs, "seed": seed, "settings": settings,
-                    "curve": [[t["epoch"], t["test_errors"]] for t in tested]}
+                    "curve": [[t["epoch"], t["test_errors"]] for t in tested],
+                    "collapsed_at": warned[0] if warned else None}
             if (out / "result.json").is_file():
                 r = json.loads((out / "result.json").read_text())
                 rows.append({**base, "done": True, "reached": epochs, "errors": r["test_errors"],
@@ -228,6 +229,13 @@ def against_target(rows: list[dict]) -> list[str]:
             out.append(f"- `{task}`, {epochs} epochs, {len(rs)} seeds: mean {mean:.1f} errors, {paper} the "
                        f"paper's {PAPER_ERRORS}; {verdict}.")
     return ["Against the target:", "", *out, ""] if out else []
+
+
+def collapses(rows: list[dict]) -> list[str]:
+    """Runs whose generator collapsed (the trainer's warning in metrics.jsonl), with the epoch."""
+    out = [f"{r['name']} (epoch {r['collapsed_at']})" for r in rows if r.get("collapsed_at")]
+    return [f"Generator collapsed (D told real from generated images without fail; the unlabeled data stopped "
+            f"helping): {', '.join(out)}.", ""] if out else []
 
 
 def epochs_to_reach(rows: list[dict], levels=(1000, 500, 300, 200, 150, 120, 100, 80)) -> list[str]:
@@ -331,8 +339,8 @@ def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
         *[f"- {recipe_setup(ts)}" for ts in by_recipe.values()], "",
         "`supervised` is the same D (noise, init, optimizer, schedule, EMA) trained on the labeled batches "
         "alone for the same number of steps.", "",
-        *summary_table(rows), "", *against_target(rows), *unfinished_table(rows), "", *epochs_to_reach(rows),
-        *curves(rows), "",
+        *summary_table(rows), "", *collapses(rows), *against_target(rows), *unfinished_table(rows), "",
+        *epochs_to_reach(rows), *curves(rows), "",
         # rows recovered from an old page may have no curves: then the picture drawn then stays
         *([f"![test errors by epoch](img/{name}_curves.png)", ""] if plot_curves(rows, picture) or picture.is_file()
           else []),

@@ -13,7 +13,7 @@ from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced
                             conditional_entropy, data_dependent_init, feature_matching_loss, load_classifier,
                             load_semisup_config, predict, save_classifier, unlabeled_loss)
 from gankit.semisup.data import random_shift
-from gankit.semisup.train import IndexStream
+from gankit.semisup.train import IndexStream, collapse_warning
 
 
 def test_unlabeled_loss_matches_a_hand_computed_value():
@@ -195,3 +195,12 @@ def test_semisup_cli_rejects_an_unknown_dataset():
 def test_a_one_layer_width_override_reads_as_a_string():
     cfg = load_semisup_config(None, ["d_hidden=64", "g_hidden=32"])
     assert (cfg.d_hidden, cfg.g_hidden) == ("64", "32")
+
+
+def test_a_collapsed_generator_is_named_and_a_healthy_one_is_not(tmp_path):
+    healthy = {"epoch": 9, "loss_unl": 0.343, "loss_g": 1.9}      # seed 1 of our fast runs, epoch 9
+    collapsed = {"epoch": 10, "loss_unl": 0.009, "loss_g": 78.1}  # ... and epoch 10
+    assert collapse_warning(healthy, 1, tmp_path) is None
+    message = collapse_warning(collapsed, 1, tmp_path)
+    assert "seed 1, epoch 10" in message and "collapsed" in message and str(tmp_path / "samples.png") in message
+    assert collapse_warning({"epoch": 3, "loss_lab": 0.1}, 0, tmp_path) is None   # supervised: no such loss

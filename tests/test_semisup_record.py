@@ -78,3 +78,15 @@ def test_the_page_says_how_many_epochs_each_run_needed_and_where_the_mean_stands
     verdict = "\n".join(semisup_mnist.against_target(rows))    # mean 90: below the paper's 93, not below 80
     assert "mean 90.0 errors, below the paper's 93; misses the target of 80." in verdict
     assert semisup_mnist.against_target(rows[:4]) == []        # fewer than 5 seeds: no verdict
+
+
+def test_a_run_whose_generator_collapsed_is_named_on_the_page(tmp_path):
+    runs = tmp_path / "runs"
+    _run_folder(runs, "mnist100-ssgan-e10-s1", 1, [900, 600], done=True)
+    with (runs / "mnist100-ssgan-e10-s1" / "metrics.jsonl").open("a") as f:
+        f.write(json.dumps({"epoch": 3, "loss_unl": 0.009, "warning": "collapsed"}) + "\n")
+    rows = semisup_mnist.load_section(runs, tmp_path / "record.json", "semisup")["rows"]
+    assert rows[0]["collapsed_at"] == 3
+    assert semisup_mnist.collapses(rows) == [
+        "Generator collapsed (D told real from generated images without fail; the unlabeled data stopped helping): "
+        "mnist100-ssgan-e10-s1 (epoch 3).", ""]
