@@ -35,7 +35,7 @@ import torch
 from gankit.checkpoint import atomic_write_text
 from gankit.semisup import load_semisup_config, train_semisup
 from gankit.semisup.config import SemisupConfig
-from gankit.semisup.train import machine_description, pick_device
+from gankit.semisup.train import COLLAPSED_UNLABELED_LOSS, machine_description, pick_device
 from results_doc import RESULTS, update_section
 
 TASKS = {  # name -> (recipe, labels)
@@ -129,7 +129,8 @@ def read_runs(root: Path) -> list[dict]:
             seed = json.loads((out / "labeled_indices.json").read_text())["seed"]
             logged = _epochs(out)
             tested = [row for row in logged if "test_errors" in row]
-            warned = [row["epoch"] for row in logged if row.get("warning")]
+            # the trainer's warning, or its test applied to runs made before it warned
+            warned = [row["epoch"] for row in logged if row.get("loss_unl", 1.0) < COLLAPSED_UNLABELED_LOSS]
             base = {"name": folder.name + (f"/{out.name}" if stacked else ""), "task": task, "method": method,
                     "epochs": epochs, "seed": seed, "settings": settings,
                     "curve": [[t["epoch"], t["test_errors"]] for t in tested],
