@@ -13,6 +13,7 @@ from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced
                             conditional_entropy, data_dependent_init, feature_matching_loss, load_classifier,
                             load_semisup_config, predict, save_classifier, unlabeled_loss)
 from gankit.semisup.data import random_shift
+from gankit.semisup.mistakes import confusion_matrix, save_mistakes
 from gankit.semisup.train import IndexStream, collapse_warning
 
 
@@ -204,3 +205,12 @@ def test_a_collapsed_generator_is_named_and_a_healthy_one_is_not(tmp_path):
     message = collapse_warning(collapsed, 1, tmp_path)
     assert "seed 1, epoch 10" in message and "collapsed" in message and str(tmp_path / "samples.png") in message
     assert collapse_warning({"epoch": 3, "loss_lab": 0.1}, 0, tmp_path) is None   # supervised: no such loss
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns_and_the_picture_is_written(tmp_path):
+    y_true, y_pred = torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 0, 2])
+    matrix = confusion_matrix(y_true, y_pred, 3)
+    assert matrix.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    shown = save_mistakes(torch.rand(6, 5, 5), y_true, y_pred, ["a", "b", "c"], tmp_path / "m.png")
+    assert torch.equal(shown, matrix)
+    assert Image.open(tmp_path / "m.png").size[0] > 500

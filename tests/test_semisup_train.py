@@ -43,6 +43,7 @@ def test_unlabeled_data_clearly_beats_the_supervised_baseline(real_data_root, tm
     result = json.loads((run / "result.json").read_text())
     assert result["test_errors"] == errors and result["method"] == "ssgan"
     assert (run / "classifier.safetensors").is_file() and (run / "samples.png").is_file()
+    assert (run / "mistakes.png").is_file() and sum(result["errors_by_true_class"]) == errors
 
 
 def test_the_generator_gets_its_own_adam_settings_on_the_same_schedule(real_data_root, tmp_path):

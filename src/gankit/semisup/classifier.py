@@ -19,11 +19,16 @@ FORMAT = 2  # 2: every tensor has a leading copy axis of size 1 (nets.py); 1: th
 
 
 @torch.no_grad()
+def predicted_classes(model: nn.Module, x: Tensor, batch: int = 2000) -> Tensor:
+    """The class the model names for each row of x, in eval mode (no noise)."""
+    model.eval()
+    return torch.cat([model(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
+
+
+@torch.no_grad()
 def test_errors(model: nn.Module, x: Tensor, y: Tensor, batch: int = 2000) -> int:
     """Number of misclassified rows of (x, y), with the model in eval mode (no noise)."""
-    model.eval()
-    wrong = sum(int((model(x[i:i + batch]).argmax(1) != y[i:i + batch]).sum()) for i in range(0, len(x), batch))
-    return wrong
+    return int((predicted_classes(model, x, batch) != y).sum())
 
 
 def save_classifier(stem: Path, model: Classifier, meta: dict[str, Any]) -> Path:

@@ -39,9 +39,10 @@ from gankit.errors import TrainingDiverged
 from gankit.runs import MetricsLog, cpu_name, git_commit, stop_on_signal
 from gankit.seeding import reseed
 from gankit.semisup import losses
-from gankit.semisup.classifier import save_classifier, test_errors
+from gankit.semisup.classifier import predicted_classes, save_classifier, test_errors
 from gankit.semisup.config import SemisupConfig
 from gankit.semisup.data import SemisupData, load_semisup_data, random_shift
+from gankit.semisup.mistakes import save_mistakes
 from gankit.semisup.nets import Classifier, Generator, copy_of, data_dependent_init, parse_widths, stack_copies
 from gankit.semisup.progress import SemisupProgress
 
@@ -394,6 +395,13 @@ class SemisupTrainer:
                 bar.console.print(f"stopped at step {self.step}; resume with --resume {self.run_dir}")
         return self._finish(last)
 
+    def _save_mistakes(self, model: nn.Module, path: Path) -> list[int]:
+        """Draw what the classifier gets wrong on the test set; return its errors per true class."""
+        d = self.data
+        predicted = predicted_classes(model, d.x_test)
+        matrix = save_mistakes(d.x_test.view(-1, *d.image_shape[-2:]), d.y_test, predicted, d.class_names, path)
+        return (matrix.sum(1) - matrix.diagonal()).tolist()
+
     def _finish(self, last: list[dict]) -> SemisupResult:
         done = self.step >= self.total_steps
         test_size = len(self.data.y_test)
@@ -412,7 +420,8 @@ class SemisupTrainer:
                                                "test_size")}
                 result.update(test_error_percent=100 * err / test_size, steps=self.step,
                               wall_seconds=round(self.wall_seconds, 1), machine=machine,
-                              trained_with_seeds=list(self.seeds))
+                              trained_with_seeds=list(self.seeds),
+                              errors_by_true_class=self._save_mistakes(model, folder / "mistakes.png"))
                 atomic_write_text(folder / "result.json", json.dumps(result, indent=1))
         return SemisupResult(self.run_dir, self.seeds, self.seed_dirs, errors, test_size,
                              self.step // self.steps_per_epoch, self.wall_seconds, self.classifiers())
