@@ -62,7 +62,8 @@ def semisup(
         pct = 100 * errors / result.test_size
         console.print(f"{cfg.method} {cfg.dataset}, {cfg.labels} labels, seed {seed}, {result.epochs} epochs: "
                       f"[bold]test error {errors} / {result.test_size} ({pct:.2f} %)[/]")
-        console.print(f"  classifier: [cyan]{folder / 'classifier.safetensors'}[/] (+ .json)")
+        console.print(f"  classifier: [cyan]{folder / 'classifier.safetensors'}[/] (+ .json); "
+                      f"its mistakes: [cyan]{folder / 'mistakes.png'}")
     if len(result.seeds) > 1:
         import statistics
         console.print(f"[bold]mean over {len(result.seeds)} seeds: {statistics.mean(result.test_errors):.1f} "
@@ -94,6 +95,8 @@ def register(app: typer.Typer) -> None:
     app.command(epilog="""Examples:
 
 * `gankit semisup --dataset mnist --labels 100 --seed 0 --data-root ../shared/data`
+
+* `gankit semisup --recipe ssgan_mnist100_fast --seed 0` : 30 epochs with the Bad-GAN Adam settings
 
 * `gankit semisup --dataset mnist --labels 100 --seed 0 --supervised` : the supervised-only baseline
 
