@@ -346,8 +346,8 @@ def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
         *([f"![test errors by epoch](img/{name}_curves.png)", ""] if plot_curves(rows, picture) or picture.is_file()
           else []),
         *(["Notes:", "", *[f"- {n}" for n in section["notes"]], ""] if section["notes"] else []),
-        *([f"Rows measured in an earlier session whose run folders are gone come from the record "
-           f"docs/semisup_runs.json ({'; '.join(recovered)}).", ""] if recovered else []),
+        *([f"Rows whose run folders are not on this machine come from the record docs/semisup_runs.json: "
+           f"{'; '.join(recovered)}.", ""] if recovered else []),
         "Commands that trained these runs (each resumes or collects what exists; "
         "`--collect` only rewrites this page):", "", *[f"    {c}" for c in section["commands"]], ""])
     # one level down: the page becomes a section of docs/results.md
