@@ -131,9 +131,9 @@ class SemisupTrainer:
         Ds, Gs = zip(*(self._players(seed) for seed in self.seeds))
         self.D = stack_copies(Ds)
         # eps: the improved-GAN code divides by sqrt(v + 1e-8), an epsilon of about 1e-4 in
-        # torch's form. With torch's 1e-8 and beta2 0.999, near-zero gradients (a saturated sigmoid
-        # in G) still get full-size steps; in our runs G's output then saturated and G collapsed at
-        # epoch 8. (The Bad-GAN settings pair 1e-8 with beta2 0.9999 and a slower G.)
+        # torch's form. With torch's 1e-8, near-zero gradients (a saturated sigmoid in G) still get
+        # full-size steps: in our runs G's output saturated and G collapsed, at epoch 8 with the
+        # paper's betas and at epoch 10 with the Bad GAN code's (which use 1e-8).
         # fused: one kernel for all the parameters instead of several per tensor (CPU and CUDA).
         fused = True if self.device.type in ("cuda", "cpu") else None
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=fused)
