@@ -6,10 +6,13 @@ supervised-only baseline on the same labels. Results go to their section of docs
     GANKIT_DATA=../shared/data python benchmarks/semisup_mnist.py --tasks mnist100 --methods ssgan \
         --device cuda --parallel-seeds 5 --compile   # the 5 MNIST seeds side by side, CUDA-graphed
     python benchmarks/semisup_mnist.py --tasks mnist100 --methods ssgan --seeds 1 --epochs 60
+    python benchmarks/semisup_mnist.py --tasks mnist100-fast --methods ssgan --seeds 1 --set translate=1
     python benchmarks/semisup_mnist.py --collect                                     # only rewrite the doc
 
 Each run lives in RUNS/<task>-<method>-e<epochs>-s<seed>/ (default RUNS: benchmarks/runs/semisup);
-seeds trained side by side share RUNS/<task>-<method>-e<epochs>-s<first>-<last>/, one seed-K/ each.
+seeds trained side by side share RUNS/<task>-<method>-e<epochs>-s<first>-<last>/, one seed-K/ each;
+a run with --set overrides ends in -KEY=VALUE[,KEY=VALUE] (the page lists it among the runs that
+differ from the recipe, never in a recipe's mean).
 A finished run (result.json) is collected, not retrained; an unfinished one resumes from its last
 checkpoint. So the script can be stopped at any time and started again, on another machine too
 (copy RUNS). Test errors are counted on the official 10,000 test images with the Polyak-averaged
@@ -50,17 +53,25 @@ DOC = RESULTS
 RECORD = Path(__file__).resolve().parents[1] / "docs" / "semisup_runs.json"
 
 
-FOLDER = re.compile(r"^(?P<task>.+)-(?P<method>ssgan|supervised)-e(?P<epochs>\d+)-s(?P<seeds>\d+(?:-\d+)?)$")
+FOLDER = re.compile(r"^(?P<task>.+)-(?P<method>ssgan|supervised)-e(?P<epochs>\d+)-s(?P<seeds>\d+(?:-\d+)?)"
+                    r"(?:-(?P<variant>[A-Za-z][\w.=,+-]*))?$")
 
 
-def run_dir(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, ...]) -> Path:
-    """RUNS/<task>-<method>-e<epochs>-s<seed>, or ...-s<first>-<last> for seeds trained side by side."""
+def run_dir(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, ...],
+            overrides: list[str] = ()) -> Path:
+    """RUNS/<task>-<method>-e<epochs>-s<seed>, or ...-s<first>-<last> for seeds trained side by side;
+    -KEY=VALUE,... appended for runs with overrides of the recipe."""
     name = f"s{seeds[0]}" if len(seeds) == 1 else f"s{seeds[0]}-{seeds[-1]}"
-    return root / f"{task}-{method}-e{epochs}-{name}"
+    variant = f"-{','.join(overrides)}" if overrides else ""
+    return root / f"{task}-{method}-e{epochs}-{name}{variant}"
+
+
+# settings each run gets from the benchmark's own options
+OWN_SETTINGS = {"labels", "method", "epochs", "seed", "parallel_seeds", "device", "compile", "data_root"}
 
 
 def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, ...], args) -> None:
-    folder = run_dir(root, task, method, epochs, seeds)
+    folder = run_dir(root, task, method, epochs, seeds, args.set)
     outputs = [folder] if len(seeds) == 1 else [folder / f"seed-{s}" for s in seeds]
     if all((out / "result.json").is_file() for out in outputs):
         print(f"{folder.name}: done, collected")
@@ -69,7 +80,7 @@ def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
     overrides = [f"labels={labels}", f"method={method}", f"epochs={epochs}", f"seed={seeds[0]}",
                  f"parallel_seeds={len(seeds)}", f"device={args.device}", f"compile={args.compile}"]
     overrides += [f"data_root={args.data_root}"] if args.data_root else []
-    cfg = load_semisup_config(recipe, overrides)
+    cfg = load_semisup_config(recipe, overrides + args.set)
     resume = (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("ckpt-*.json"))
     print(f"{folder.name}: {'resuming' if resume else 'training'}", flush=True)
     result = train_semisup(cfg, run_dir=folder, resume=resume, progress=args.progress)
@@ -376,7 +387,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--section", default="semisup",
                    help="the section of --doc to write (one per runs folder: a section lists the runs in --runs)")
     p.add_argument("--note", action="append", default=[], help="a line for the doc's notes (kept in RUNS/notes.txt)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe setting (repeatable), e.g. --set translate=1; such runs get their "
+                        "own folders and are listed as differing from the recipe")
     args = p.parse_args(argv)
+    bad = [a for a in args.set if not re.fullmatch(r"[A-Za-z_]\w*=[\w.+-]+", a)]
+    if bad:
+        p.error(f"--set: expected KEY=VALUE with a plain value (letters, digits, . + - _), got {bad[0]!r}")
+    own = [a.split("=")[0] for a in args.set if a.split("=")[0] in OWN_SETTINGS]
+    if own:
+        p.error(f"--set: {own[0]} is chosen by the benchmark's own options (--tasks, --methods, --epochs, "
+                f"--first-seed, --parallel-seeds, --device, --compile, --data-root), not by --set")
     torch.set_num_threads(args.threads)
     tasks, methods = args.tasks.split(","), args.methods.split(",")
     for name in tasks:

@@ -90,3 +90,24 @@ def test_a_run_whose_generator_collapsed_is_named_on_the_page(tmp_path):
     assert semisup_mnist.collapses(rows) == [
         "Generator collapsed (D told real from generated images without fail; the unlabeled data stopped helping): "
         "mnist100-ssgan-e10-s1 (epoch 3).", ""]
+
+
+def test_a_run_with_overrides_gets_its_own_folder_is_read_back_and_never_joins_the_recipes_mean(tmp_path):
+    runs = tmp_path / "runs"
+    folder = semisup_mnist.run_dir(runs, "mnist100", "ssgan", 10, (1,), ["translate=1", "entropy_weight=0.1"])
+    assert folder.name == "mnist100-ssgan-e10-s1-translate=1,entropy_weight=0.1"
+    assert semisup_mnist.run_dir(runs, "mnist100", "ssgan", 10, (0, 1, 2, 3, 4)).name == "mnist100-ssgan-e10-s0-4"
+    used = semisup_mnist.load_semisup_config("ssgan_mnist100", ["epochs=10", "translate=1"]).to_dict()
+    _run_folder(runs, folder.name, 1, [900, 300], done=True, settings=used)
+    rows = [{**r, "deviates": semisup_mnist.deviations(r)}
+            for r in semisup_mnist.load_section(runs, tmp_path / "record.json", "semisup")["rows"]]
+    assert [(r["task"], r["seed"], r["errors"], r["deviates"]) for r in rows] == [("mnist100", 1, 300, "translate=1")]
+    assert semisup_mnist.finished_groups(rows) == {}          # listed among the runs that differ, not averaged
+
+
+def test_the_benchmark_refuses_overrides_it_sets_itself_and_malformed_ones(capsys):
+    import pytest
+    for bad in ("epochs=5", "translate 1", "seed=3"):
+        with pytest.raises(SystemExit):
+            semisup_mnist.main(["--collect", "--set", bad])
+        assert "--set" in capsys.readouterr().err
