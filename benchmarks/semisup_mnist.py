@@ -150,7 +150,8 @@ def read_runs(root: Path) -> list[dict]:
                 r = json.loads((out / "result.json").read_text())
                 rows.append({**base, "done": True, "reached": epochs, "errors": r["test_errors"],
                              "wall": r["wall_seconds"], "machine": r["machine"],
-                             "stack": len(r.get("trained_with_seeds", [seed]))})
+                             "stack": len(r.get("trained_with_seeds", [seed])),
+                             "errors_by_true_class": r.get("errors_by_true_class")})
             elif tested:
                 rows.append({**base, "done": False, "reached": tested[-1]["epoch"],
                              "errors": tested[-1]["test_errors"], "wall": tested[-1]["wall_seconds"],
@@ -269,6 +270,30 @@ def epochs_to_reach(rows: list[dict], levels=(1000, 500, 300, 200, 150, 120, 100
     return lines + [""]
 
 
+def errors_by_class(rows: list[dict]) -> list[str]:
+    """Each finished run's test errors per true class, with the class that holds the most of them.
+
+    Says whether a run's errors are spread over the classes or piled on one: with 100 labels a
+    seed's labeled subset can leave two classes' clusters joined, which sets it apart from the
+    other seeds.
+    """
+    runs = [r for r in rows if r["done"] and r.get("errors_by_true_class")]
+    if not runs:
+        return []
+    k = len(runs[0]["errors_by_true_class"])
+    lines = ["Test errors per true class (finished runs whose result records them; the share is that of the "
+             "class with the most errors):", "",
+             "| run | errors | " + " | ".join(str(c) for c in range(k)) + " | most in one class |",
+             "|---|---|" + "---|" * (k + 1)]
+    for r in runs:
+        per = r["errors_by_true_class"]
+        top = max(range(len(per)), key=per.__getitem__)
+        share = per[top] / max(sum(per), 1)
+        lines.append(f"| {r['name']} | {r['errors']} | " + " | ".join(map(str, per)) +
+                     f" | {top}: {per[top]} ({share:.0%}) |")
+    return lines + [""]
+
+
 def unfinished_table(rows: list[dict]) -> list[str]:
     rs = [r for r in rows if not r["done"] or r["deviates"]]
     if not rs:
@@ -352,7 +377,7 @@ def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
         "`supervised` is the same D (noise, init, optimizer, schedule, EMA) trained on the labeled batches "
         "alone for the same number of steps.", "",
         *summary_table(rows), "", *collapses(rows), *against_target(rows), *unfinished_table(rows), "",
-        *epochs_to_reach(rows), *curves(rows), "",
+        *epochs_to_reach(rows), *errors_by_class(rows), *curves(rows), "",
         # rows recovered from an old page may have no curves: then the picture drawn then stays
         *([f"![test errors by epoch](img/{name}_curves.png)", ""] if plot_curves(rows, picture) or picture.is_file()
           else []),

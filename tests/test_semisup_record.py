@@ -111,3 +111,14 @@ def test_the_benchmark_refuses_overrides_it_sets_itself_and_malformed_ones(capsy
         with pytest.raises(SystemExit):
             semisup_mnist.main(["--collect", "--set", bad])
         assert "--set" in capsys.readouterr().err
+
+
+def test_the_page_shows_where_each_finished_runs_errors_lie(tmp_path):
+    spread = {**_record_row("mnist100-ssgan-e10-s0", 0, 20), "errors_by_true_class": [2] * 10}
+    piled = {**_record_row("mnist100-ssgan-e10-s1", 1, 40), "errors_by_true_class": [2] * 9 + [22]}
+    older = _record_row("mnist100-ssgan-e10-s2", 2, 50)            # made before results recorded classes
+    table = "\n".join(semisup_mnist.errors_by_class([spread, piled, older]))
+    assert "| mnist100-ssgan-e10-s0 | 20 | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 0: 2 (10%) |" in table
+    assert "| mnist100-ssgan-e10-s1 | 40 | " in table and "| 9: 22 (55%) |" in table
+    assert "s2" not in table
+    assert semisup_mnist.errors_by_class([older]) == []
