@@ -19,7 +19,8 @@ def one_thread():
 @pytest.fixture(scope="session")
 def real_data_root() -> Path:
     """The folder holding mnist/ and fashion-mnist/ (GANKIT_DATA, else ../shared/data)."""
-    root = Path(os.environ.get("GANKIT_DATA", REPO.parent / "shared" / "data"))
+    # absolute: a relative GANKIT_DATA (the README's ../shared/data) must work from any test's folder
+    root = Path(os.environ.get("GANKIT_DATA", REPO.parent / "shared" / "data")).resolve()
     if not (root / "mnist").is_dir():
         pytest.skip(f"real datasets not found under {root}; set GANKIT_DATA")
     return root
