@@ -327,13 +327,19 @@ def plot_curves(rows: list[dict], path: Path) -> bool:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for r in rows:
-        if r["curve"]:
-            epochs, errors = zip(*r["curve"])
-            ax.plot(epochs, errors, marker=".", label=r["name"])
+    drawn = [r for r in rows if r["curve"]]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for i, r in enumerate(drawn):
+        epochs, errors = zip(*r["curve"])
+        # ten colours repeat: the line style tells apart runs that share one
+        ax.plot(epochs, errors, linestyle=("-", "--", ":")[i // 10 % 3], linewidth=1.2, label=r["name"])
+    if any(r["task"].startswith("mnist100") for r in drawn):
+        for level, label in ((PAPER_ERRORS, "Salimans et al. 2016"), (TARGET_ERRORS, "target")):
+            ax.axhline(level, color="grey", linewidth=0.8, linestyle="-.")
+            ax.annotate(f"{label}: {level}", (0, level), xytext=(2, 2), textcoords="offset points",
+                        fontsize=7, color="grey")
     ax.set(xlabel="epoch", ylabel="test errors / 10,000", yscale="log")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
