@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from gankit.cli import app
 from gankit.errors import ConfigError, DataError, GankitError
 from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced_labeled_indices,
-                            conditional_entropy, data_dependent_init, feature_matching_loss, load_classifier,
-                            load_semisup_config, predict, save_classifier, unlabeled_loss)
-from gankit.semisup.data import random_shift
+                            conditional_entropy, consistency_loss, data_dependent_init, feature_matching_loss,
+                            load_classifier, load_semisup_config, predict, save_classifier, unlabeled_loss)
+from gankit.semisup.data import random_shift, validation_indices
 from gankit.semisup.mistakes import confusion_matrix, save_mistakes
 from gankit.semisup.train import IndexStream, collapse_warning
 
@@ -46,6 +46,14 @@ def test_conditional_entropy_is_log_k_when_undecided_and_zero_when_sure():
     assert conditional_entropy(logits).item() == pytest.approx(math.log(4) / 2)
     # a stack of copies gets one value per copy
     assert conditional_entropy(torch.stack([logits[:1], logits[1:]])).shape == (2,)
+
+
+def test_consistency_is_zero_for_equal_predictions_and_the_squared_distance_otherwise():
+    a = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])   # predictions (1/2, 1/2) and (3/4, 1/4)
+    assert consistency_loss(a, a + 5.0).item() == pytest.approx(0.0, abs=1e-7)  # same softmax
+    b = torch.tensor([[math.log(3.0), 0.0], [0.0, 0.0]])
+    assert consistency_loss(a, b).item() == pytest.approx(2 * (0.25 ** 2 + 0.25 ** 2) / 2)
+    assert consistency_loss(torch.stack([a, b]), torch.stack([b, b])).shape == (2,)  # one per copy
 
 
 def test_data_dependent_init_gives_standardized_preactivations():
@@ -116,6 +124,17 @@ def test_labeled_subset_is_balanced_deterministic_and_seed_dependent():
         balanced_labeled_indices(labels, 105, 10, seed=0)
     with pytest.raises(DataError, match="class 0 has only"):
         balanced_labeled_indices(labels[1:] , 1000, 10, seed=0)
+
+
+def test_validation_images_lie_outside_the_labeled_subset_and_depend_only_on_the_seed():
+    labeled = torch.tensor([0, 5, 7])
+    a = validation_indices(20, labeled, 10, seed=1)
+    assert torch.equal(a, validation_indices(20, labeled, 10, seed=1))
+    assert not torch.equal(a, validation_indices(20, labeled, 10, seed=2))
+    assert len(a.unique()) == 10 and not set(a.tolist()) & {0, 5, 7}
+    assert validation_indices(20, labeled, 17, seed=1).tolist() == [i for i in range(20) if i not in (0, 5, 7)]
+    with pytest.raises(DataError, match="val_size: 18 validation images .* only 17"):
+        validation_indices(20, labeled, 18, seed=1)
 
 
 def test_index_streams_cover_each_epoch_once_and_are_independent():

@@ -46,6 +46,19 @@ def test_unlabeled_data_clearly_beats_the_supervised_baseline(real_data_root, tm
     assert (run / "mistakes.png").is_file() and sum(result["errors_by_true_class"]) == errors
 
 
+def test_validation_errors_are_counted_on_held_out_training_labels(real_data_root, tmp_path):
+    trainer = SemisupTrainer(_config(real_data_root, tmp_path, TINY + ["val_size=50", "parallel_seeds=2"]),
+                             tmp_path / "run")
+    d = trainer.data
+    for k in range(2):
+        assert not set(d.val_indices[k].tolist()) & set(d.labeled_indices[k].tolist())
+    rows = trainer.evaluate()
+    for k, row in enumerate(rows):
+        predicted = trainer.classifiers()[k](d.x_unlabeled[d.val_indices[k]]).argmax(1)
+        assert row["val_errors"] == int((predicted != d.y_val[k]).sum())
+        assert 0 <= row["val_errors_raw"] <= 50 and "test_errors" in row
+
+
 def test_the_generator_gets_its_own_adam_settings_on_the_same_schedule(real_data_root, tmp_path):
     extra = ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "lr_decay_start=0.5"]
     trainer = SemisupTrainer(_config(real_data_root, tmp_path, TINY + extra), tmp_path / "run")
@@ -59,7 +72,7 @@ def test_the_generator_gets_its_own_adam_settings_on_the_same_schedule(real_data
 def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_root, tmp_path):
     data = load_semisup_data("mnist", 20, 3, root=real_data_root, unlabeled_limit=300, image_size=7)
     # the Bad-GAN optimizer settings and the entropy term too: every knob must resume exactly
-    tiny = TINY + ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "entropy_weight=0.1"]
+    tiny = TINY + ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "entropy_weight=0.1", "consistency_weight=1.0"]
     whole = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "whole",
                           progress=False, data=data)
     first = SemisupTrainer(_config(real_data_root, tmp_path, tiny), tmp_path / "split", data=data)

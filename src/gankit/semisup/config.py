@@ -30,6 +30,9 @@ class SemisupConfig:
     labels: int = 100                     # labeled examples in all, the same number per class
     unlabeled_limit: Optional[int] = None  # use only the first N training images as the unlabeled pool
     image_size: Optional[int] = None      # resize images (e.g. 14 for quick tests); None: 28x28 as published
+    val_size: int = 0                     # training images outside the labeled subset whose labels only
+                                          # measure a validation error each epoch, to choose settings by
+                                          # (they stay unlabeled for training; the test set chooses nothing)
     d_hidden: str = "1000-500-250-250-250"  # D's hidden widths (paper: 784-1000-500-250-250-250-10)
     g_hidden: str = "500-500"             # G's hidden widths (paper: 100-500-500-784)
     z_dim: int = 100
@@ -46,6 +49,8 @@ class SemisupConfig:
     lr_decay_start: float = 0.6667        # fraction of the run after which lr falls linearly to 0
     unlabeled_weight: float = 1.0         # weight of D's unsupervised loss
     entropy_weight: float = 0.0           # weight of the entropy of D's class prediction on unlabeled data
+    consistency_weight: float = 0.0       # Pi-model: D classifies each unlabeled image twice (independent
+                                          # noise); weight of the squared distance between the two predictions
     translate: int = 0                    # move every image D sees by up to this many pixels (0: the paper's
                                           # permutation-invariant setting, which uses no image structure)
     ema: float = 0.999                    # Polyak (EMA) decay of D's weights, used at test time; 0: off
@@ -80,8 +85,8 @@ class SemisupConfig:
         if self.unlabeled_limit is not None and self.unlabeled_limit < self.batch_size:
             errors.append(f"unlabeled_limit: must be at least batch_size ({self.batch_size}), "
                           f"got {self.unlabeled_limit}")
-        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "translate",
-                    "save_every_minutes"):
+        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "consistency_weight", "translate",
+                    "save_every_minutes", "val_size"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("beta1", "ema", "lr_decay_start"):

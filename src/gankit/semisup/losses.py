@@ -56,3 +56,14 @@ def conditional_entropy(logits: Tensor) -> Tensor:
     """
     logp = F.log_softmax(logits, dim=-1)
     return -(logp.exp() * logp).sum(-1).mean(-1)
+
+
+def consistency_loss(logits_a: Tensor, logits_b: Tensor) -> Tensor:
+    """Squared distance between two K-class predictions of the same images, summed over the
+    classes and averaged over the batch: the Pi-model (Laine & Aila 2017, arXiv 1610.02242;
+    Sajjadi et al. 2016), with D's own Gaussian noise making the two passes differ.
+
+    Gradients flow through both passes. Minimizing it asks for predictions that the noise
+    cannot move, so the class boundaries stay away from the unlabeled data.
+    """
+    return (F.softmax(logits_a, dim=-1) - F.softmax(logits_b, dim=-1)).square().sum(-1).mean(-1)

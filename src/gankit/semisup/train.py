@@ -4,7 +4,8 @@ One step of ``method: ssgan`` (the paper's MNIST recipe):
 
 1. D step on a labeled batch, an unlabeled batch and a generated batch (separate
    draws): cross-entropy on the labels + unlabeled_weight * the real/fake loss
-   of losses.unlabeled_loss.
+   of losses.unlabeled_loss (+ consistency_weight * the Pi-model term of
+   losses.consistency_loss, when set: the unlabeled batch classified twice).
 2. G step: feature matching on D's last hidden layer, against a second unlabeled batch.
 3. Polyak average (EMA) of D's weights; the average is what is tested and saved.
 
@@ -123,11 +124,13 @@ class SemisupTrainer:
         self.cfg, self.device = cfg, pick_device(cfg.device)
         self.data = d = data or load_semisup_data(
             cfg.dataset, cfg.labels, cfg.seeds, root=cfg.data_root, unlabeled_limit=cfg.unlabeled_limit,
-            image_size=cfg.image_size, device=self.device)
+            image_size=cfg.image_size, val_size=cfg.val_size, device=self.device)
         self.seeds = cfg.seeds
-        if d.seeds != self.seeds or d.x_labeled.shape[1] != cfg.labels:
-            raise ValueError(f"data has {d.x_labeled.shape[1]} labeled images for seeds {d.seeds}, but the config "
-                             f"asks for {cfg.labels} for seeds {self.seeds}")
+        val_size = 0 if d.val_indices is None else d.val_indices.shape[1]
+        if d.seeds != self.seeds or d.x_labeled.shape[1] != cfg.labels or val_size != cfg.val_size:
+            raise ValueError(f"data has {d.x_labeled.shape[1]} labeled and {val_size} validation images for seeds "
+                             f"{d.seeds}, but the config asks for {cfg.labels} and {cfg.val_size} for seeds "
+                             f"{self.seeds}")
         Ds, Gs = zip(*(self._players(seed) for seed in self.seeds))
         self.D = stack_copies(Ds)
         # eps: the improved-GAN code divides by sqrt(v + 1e-8), an epsilon of about 1e-4 in
@@ -255,15 +258,19 @@ class SemisupTrainer:
             logits_lab = self.D.stacked(x_lab)
             out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab)}
         else:
-            # one forward over [labeled | unlabeled | generated]; D has no batch statistics,
-            # so this equals three separate passes, at a third of the calls
+            # one forward over [labeled | unlabeled | generated (| unlabeled again)]; D has no batch
+            # statistics, so this equals separate passes, at a fraction of the calls; the second
+            # unlabeled pass draws its own noise (the consistency term compares the two)
             with torch.no_grad():
                 fake = self._augment(self.G(z))
-            logits = self.D.stacked(torch.cat([x_lab, x_unl, fake], dim=1))
-            logits_lab, logits_unl, logits_fake = logits.split(x_lab.shape[1], dim=1)
+            second_view = [x_unl] if self.cfg.consistency_weight else []
+            logits = self.D.stacked(torch.cat([x_lab, x_unl, fake, *second_view], dim=1))
+            logits_lab, logits_unl, logits_fake, *logits_unl2 = logits.split(x_lab.shape[1], dim=1)
             out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab),
                    "loss_unl": losses.unlabeled_loss(logits_unl, logits_fake),
                    "entropy_unl": losses.conditional_entropy(logits_unl)}
+            if logits_unl2:
+                out["consistency_unl"] = losses.consistency_loss(logits_unl, logits_unl2[0])
         out["train_acc_lab"] = (logits_lab.argmax(-1) == y_lab).float().mean(-1)
         return out
 
@@ -291,6 +298,8 @@ class SemisupTrainer:
         loss_d = out["loss_lab"]
         if self.G is not None:
             loss_d = loss_d + cfg.unlabeled_weight * out["loss_unl"] + cfg.entropy_weight * out["entropy_unl"]
+            if cfg.consistency_weight:
+                loss_d = loss_d + cfg.consistency_weight * out["consistency_unl"]
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()  # a sum: each seed's gradient is its own loss's, as in a run alone
         self.opt_d.step()
@@ -325,12 +334,17 @@ class SemisupTrainer:
         return [copy_of(self.test_model, k).eval() for k in range(len(self.seeds))]
 
     def evaluate(self) -> list[dict[str, int]]:
-        """Per seed: test errors of the test-time classifier (and of the raw D when there is an EMA)."""
+        """Per seed: test errors of the test-time classifier (and of the raw D when there is an EMA),
+        and validation errors when the config holds out validation labels."""
         d = self.data
-        out = [{"test_errors": test_errors(model, d.x_test, d.y_test)} for model in self.classifiers()]
-        if self.ema:
-            for k, row in enumerate(out):
-                row["test_errors_raw"] = test_errors(copy_of(self.D, k), d.x_test, d.y_test)
+        out = []
+        for k, model in enumerate(self.classifiers()):
+            models = {"": model, **({"_raw": copy_of(self.D, k).eval()} if self.ema else {})}
+            row = {f"test_errors{tag}": test_errors(m, d.x_test, d.y_test) for tag, m in models.items()}
+            if d.val_indices is not None:
+                x_val = d.x_unlabeled[d.val_indices[k]]
+                row.update({f"val_errors{tag}": test_errors(m, x_val, d.y_val[k]) for tag, m in models.items()})
+            out.append(row)
         return out
 
     def _end_epoch(self, sums: dict[str, Tensor], n: int, bar: SemisupProgress) -> list[dict]:
