@@ -44,6 +44,7 @@ from results_doc import RESULTS, update_section
 TASKS = {  # name -> (recipe, labels)
     "mnist100": ("ssgan_mnist100", 100),
     "mnist100-fast": ("ssgan_mnist100_fast", 100),
+    "mnist100-pi": ("ssgan_mnist100_pi", 100),
     "fashion100": ("ssgan_fashion", 100),
     "fashion1000": ("ssgan_fashion", 1000),
 }
@@ -67,7 +68,7 @@ def run_dir(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
 
 
 # settings each run gets from the benchmark's own options
-OWN_SETTINGS = {"labels", "method", "epochs", "seed", "parallel_seeds", "device", "compile", "data_root"}
+OWN_SETTINGS = {"labels", "method", "epochs", "seed", "parallel_seeds", "device", "compile", "data_root", "val_size"}
 
 
 def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, ...], args) -> None:
@@ -78,7 +79,8 @@ def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
         return
     recipe, labels = TASKS[task]
     overrides = [f"labels={labels}", f"method={method}", f"epochs={epochs}", f"seed={seeds[0]}",
-                 f"parallel_seeds={len(seeds)}", f"device={args.device}", f"compile={args.compile}"]
+                 f"parallel_seeds={len(seeds)}", f"device={args.device}", f"compile={args.compile}",
+                 f"val_size={args.val_size}"]
     overrides += [f"data_root={args.data_root}"] if args.data_root else []
     cfg = load_semisup_config(recipe, overrides + args.set)
     resume = (folder / "checkpoints").is_dir() and any((folder / "checkpoints").glob("ckpt-*.json"))
@@ -93,7 +95,7 @@ def run_one(root: Path, task: str, method: str, epochs: int, seeds: tuple[int, .
 
 # where a run was made, which seeds, what it is called: not what was trained; may differ between runs
 RUN_ENVIRONMENT = {"device", "data_root", "out_dir", "eval_every", "seed", "parallel_seeds", "compile",
-                   "save_every_minutes", "name", "description"}
+                   "save_every_minutes", "name", "description", "val_size"}
 
 
 def deviations(row: dict) -> str:
@@ -411,6 +413,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--data-root", default=None)
+    p.add_argument("--val-size", type=int, default=10000,
+                   help="training images whose labels only measure a validation error (default 10000; 0: none)")
     p.add_argument("--collect", action="store_true", help="train nothing; only rewrite the doc")
     p.add_argument("--progress", action="store_true", help="show a progress bar per run")
     p.add_argument("--doc", type=Path, default=DOC)
@@ -428,7 +432,7 @@ def main(argv: list[str] | None = None) -> None:
     own = [a.split("=")[0] for a in args.set if a.split("=")[0] in OWN_SETTINGS]
     if own:
         p.error(f"--set: {own[0]} is chosen by the benchmark's own options (--tasks, --methods, --epochs, "
-                f"--first-seed, --parallel-seeds, --device, --compile, --data-root), not by --set")
+                f"--first-seed, --parallel-seeds, --device, --compile, --data-root, --val-size), not by --set")
     torch.set_num_threads(args.threads)
     tasks, methods = args.tasks.split(","), args.methods.split(",")
     for name in tasks:
