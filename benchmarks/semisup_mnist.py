@@ -144,10 +144,12 @@ def read_runs(root: Path) -> list[dict]:
             tested = [row for row in logged if "test_errors" in row]
             # the trainer's warning, or its test applied to runs made before it warned
             warned = [row["epoch"] for row in logged if row.get("loss_unl", 1.0) < COLLAPSED_UNLABELED_LOSS]
+            validated = [row["val_errors"] for row in tested if "val_errors" in row]
             base = {"name": folder.name + (f"/{out.name}" if stacked else ""), "task": task, "method": method,
                     "epochs": epochs, "seed": seed, "settings": settings,
                     "curve": [[t["epoch"], t["test_errors"]] for t in tested],
-                    "collapsed_at": warned[0] if warned else None}
+                    "collapsed_at": warned[0] if warned else None,
+                    "val_errors": validated[-1] if validated else None}
             if (out / "result.json").is_file():
                 r = json.loads((out / "result.json").read_text())
                 rows.append({**base, "done": True, "reached": epochs, "errors": r["test_errors"],
@@ -214,7 +216,7 @@ def summary_table(rows: list[dict]) -> list[str]:
     if not groups:
         return ["No run has finished yet."]
     lines = ["| task | method | epochs | seeds | test errors / 10,000 (mean ± std) | per seed | "
-             "wall time per run | machine |", "|---|---|---|---|---|---|---|---|"]
+             "validation errors / 10,000 (mean) | wall time per run | machine |", "|---|---|---|---|---|---|---|---|---|"]
     for (task, method, epochs), rs in groups.items():
         errs = [r["errors"] for r in rs]
         per_seed = ", ".join(f"s{r['seed']}: {r['errors']}" for r in rs)
@@ -223,8 +225,10 @@ def summary_table(rows: list[dict]) -> list[str]:
         machines = "; ".join(sorted({r["machine"] for r in rs}))
         if stacks != [1]:  # seeds trained side by side: the time is the stack's, all its seeds at once
             machines += f" ({' / '.join(map(str, stacks))} seeds per process, wall time per process)"
+        validated = [r["val_errors"] for r in rs if r.get("val_errors") is not None]
+        val = f"{statistics.mean(validated):.1f}" if len(validated) == len(rs) else "-"
         lines.append(f"| {task} | {method} | {epochs} | {len(rs)} | {_mean_std(errs)} "
-                     f"({statistics.mean(errs) / 100:.2f} %) | {per_seed} | {wall / 60:.1f} min | {machines} |")
+                     f"({statistics.mean(errs) / 100:.2f} %) | {per_seed} | {val} | {wall / 60:.1f} min | {machines} |")
     return lines
 
 
@@ -355,6 +359,9 @@ def recipe_setup(tasks: list[str]) -> str:
     c = load_semisup_config(recipe)
     g_beta1 = c.beta1 if c.g_beta1 is None else c.g_beta1
     extras = [f"entropy weight {c.entropy_weight} on unlabeled predictions"] if c.entropy_weight else []
+    if c.consistency_weight:
+        extras.append(f"Pi-model consistency weight {c.consistency_weight} (each unlabeled batch classified "
+                      f"twice with independent noise)")
     labels = " / ".join(str(TASKS[t][1]) for t in tasks)
     return (f"{', '.join(f'`{t}`' for t in tasks)}: recipe `{recipe}` ({c.dataset}, {labels} labels). D "
             f"784-{c.d_hidden}-10 weight-normalized with data-dependent init, Gaussian noise std {c.input_noise} "
@@ -378,7 +385,9 @@ def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
         "Produced by `benchmarks/semisup_mnist.py`. Test errors are counted on the official 10,000 test "
         "images with the Polyak-averaged (EMA) classifier after the last epoch; the test set never chooses "
         "a model or an epoch. The labeled subset is drawn per seed, balanced per class, and saved in each "
-        "run folder (`labeled_indices.json`); the unlabeled pool is the full 60,000-image training set.", "",
+        "run folder (`labeled_indices.json`); the unlabeled pool is the full 60,000-image training set. "
+        "Validation errors (where shown) are counted on 10,000 training images outside the labeled subset, "
+        "drawn per seed, whose labels training never sees: settings are chosen by them, never by test errors.", "",
         f"Published, MNIST 100 labels: {PUBLISHED}.", "",
         "Setup (`src/gankit/configs/semisup/`), per task:", "",
         *[f"- {recipe_setup(ts)}" for ts in by_recipe.values()], "",

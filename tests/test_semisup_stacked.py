@@ -154,8 +154,9 @@ def test_the_cli_reports_every_seed_and_their_mean(real_data_root, tmp_path):
 
 def test_compiled_losses_train_what_the_eager_ones_train(real_data_root, tmp_path):
     # No noise layers: every random draw happens outside the compiled functions, so the
-    # compiled run must follow the eager one (up to float rounding).
-    quiet = ["seed=0", "parallel_seeds=2", "input_noise=0", "hidden_noise=0", "epochs=1"]
+    # compiled run must follow the eager one (up to float rounding). The consistency term's second
+    # unlabeled pass is compiled too (without noise it is 0, but it is computed and differentiated).
+    quiet = ["seed=0", "parallel_seeds=2", "input_noise=0", "hidden_noise=0", "epochs=1", "consistency_weight=1"]
     eager = train_semisup(_cfg(real_data_root, quiet), run_dir=tmp_path / "eager", progress=False)
     compiled = train_semisup(_cfg(real_data_root, [*quiet, "compile=true"]), run_dir=tmp_path / "compiled",
                              progress=False)
