@@ -98,6 +98,8 @@ def register(app: typer.Typer) -> None:
 
 * `gankit semisup --recipe ssgan_mnist100_fast --seed 0` : 30 epochs with the Bad-GAN Adam settings
 
+* `gankit semisup --recipe ssgan_mnist100_pi --seed 0` : the fast recipe plus Pi-model consistency, 100 epochs
+
 * `gankit semisup --dataset mnist --labels 100 --seed 0 --supervised` : the supervised-only baseline
 
 * `gankit semisup --dataset mnist --seed 0 --parallel-seeds 5 --set device=cuda` : seeds 0-4 at once
