@@ -85,8 +85,8 @@ class SemisupConfig:
         if self.unlabeled_limit is not None and self.unlabeled_limit < self.batch_size:
             errors.append(f"unlabeled_limit: must be at least batch_size ({self.batch_size}), "
                           f"got {self.unlabeled_limit}")
-        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "consistency_weight", "translate",
-                    "save_every_minutes", "val_size"):
+        for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "consistency_weight",
+                    "translate", "save_every_minutes", "val_size"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("beta1", "ema", "lr_decay_start"):
