@@ -216,7 +216,7 @@ def summary_table(rows: list[dict]) -> list[str]:
     if not groups:
         return ["No run has finished yet."]
     lines = ["| task | method | epochs | seeds | test errors / 10,000 (mean ± std) | per seed | "
-             "validation errors / 10,000 (mean) | wall time per run | machine |", "|---|---|---|---|---|---|---|---|---|"]
+             "validation errors / 10,000 (mean) | wall time per run | machine |", "|---" * 9 + "|"]
     for (task, method, epochs), rs in groups.items():
         errs = [r["errors"] for r in rs]
         per_seed = ", ".join(f"s{r['seed']}: {r['errors']}" for r in rs)
