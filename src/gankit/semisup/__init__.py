@@ -20,6 +20,6 @@ __all__ = [
     "Classifier", "GaussianNoise", "Generator", "PolyakEMA", "SemisupConfig", "SemisupResult", "SemisupTrainer",
     "WNLinear", "balanced_labeled_indices", "conditional_entropy", "consistency_loss", "copy_of",
     "data_dependent_init", "feature_matching_loss", "list_semisup_recipes", "load_classifier", "load_image",
-    "load_semisup_config", "load_semisup_data", "predict", "save_classifier", "stack_copies", "supervised_loss", "test_errors",
-    "train_semisup", "unlabeled_loss",
+    "load_semisup_config", "load_semisup_data", "predict", "save_classifier", "stack_copies", "supervised_loss",
+    "test_errors", "train_semisup", "unlabeled_loss",
 ]
