@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 4's target run (MNIST, 100 labels, seeds 0-4) on a lent GPU, in one device call: by default
-# the ssgan_mnist100_fast recipe for 150 epochs (TASK=mnist100 EPOCHS=300: the paper's settings).
+# the ssgan_mnist100_fast recipe for 150 epochs (TASK=mnist100 EPOCHS=300: the paper's settings;
+# TASK=mnist100-pi: the fast recipe plus Pi-model consistency).
 #
 # Here, once (data/ is git-ignored; the device machine sees only the checkout):
 #     mkdir -p data && cp -r ../shared/data/mnist data/
