@@ -362,6 +362,9 @@ def recipe_setup(tasks: list[str]) -> str:
     if c.consistency_weight:
         extras.append(f"Pi-model consistency weight {c.consistency_weight} (each unlabeled batch classified "
                       f"twice with independent noise)")
+    if c.balance_weight:
+        extras.append(f"class-balance weight {c.balance_weight} (KL of the batch's mean class prediction from "
+                      f"uniform)")
     labels = " / ".join(str(TASKS[t][1]) for t in tasks)
     return (f"{', '.join(f'`{t}`' for t in tasks)}: recipe `{recipe}` ({c.dataset}, {labels} labels). D "
             f"784-{c.d_hidden}-10 weight-normalized with data-dependent init, Gaussian noise std {c.input_noise} "

@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 from gankit.cli import app
 from gankit.errors import ConfigError, DataError, GankitError
 from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced_labeled_indices,
-                            conditional_entropy, consistency_loss, data_dependent_init, feature_matching_loss,
+                            class_balance_loss, conditional_entropy, consistency_loss, data_dependent_init, feature_matching_loss,
                             load_classifier, load_semisup_config, predict, save_classifier, unlabeled_loss)
 from gankit.semisup.data import random_shift, validation_indices
 from gankit.semisup.mistakes import confusion_matrix, save_mistakes
-from gankit.semisup.train import IndexStream, collapse_warning
+from gankit.semisup.losses import smallest_class_share
+from gankit.semisup.train import IndexStream, collapse_warning, vanishing_class_warning
 
 
 def test_unlabeled_loss_matches_a_hand_computed_value():
@@ -54,6 +55,27 @@ def test_consistency_is_zero_for_equal_predictions_and_the_squared_distance_othe
     b = torch.tensor([[math.log(3.0), 0.0], [0.0, 0.0]])
     assert consistency_loss(a, b).item() == pytest.approx(2 * (0.25 ** 2 + 0.25 ** 2) / 2)
     assert consistency_loss(torch.stack([a, b]), torch.stack([b, b])).shape == (2,)  # one per copy
+
+
+def test_class_balance_is_zero_when_the_batch_spreads_evenly_and_log_k_when_one_class_takes_it_all():
+    sure = torch.eye(4) * 60.0                    # four images, each sure of a different class
+    assert class_balance_loss(sure).item() == pytest.approx(0.0, abs=1e-6)
+    assert class_balance_loss(torch.zeros(3, 4)).item() == pytest.approx(0.0, abs=1e-6)  # undecided: balanced too
+    one_class = torch.tensor([[60.0, 0.0, 0.0, 0.0]]).expand(5, 4)
+    assert class_balance_loss(one_class).item() == pytest.approx(math.log(4), rel=1e-5)
+    # half the batch on class 0, half on class 1: KL((1/2, 1/2, 0, 0) || uniform) = log 2
+    half = torch.tensor([[60.0, 0, 0, 0], [0, 60.0, 0, 0]])
+    assert class_balance_loss(half).item() == pytest.approx(math.log(2), rel=1e-5)
+    assert torch.isfinite(torch.autograd.functional.jacobian(class_balance_loss, one_class)).all()
+    assert class_balance_loss(torch.stack([sure, one_class[:4]])).shape == (2,)  # one per copy
+    assert smallest_class_share(half).item() == pytest.approx(0.0, abs=1e-12)
+    assert smallest_class_share(sure).item() == pytest.approx(0.25)
+
+
+def test_the_balance_gradient_raises_a_vanishing_class():
+    logits = torch.tensor([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [3.0, 0.0, 0.5]], requires_grad=True)
+    class_balance_loss(logits).backward()
+    assert (logits.grad[:, 2] < 0).all()          # descent raises class 2's logit on every image
 
 
 def test_data_dependent_init_gives_standardized_preactivations():
@@ -224,6 +246,13 @@ def test_a_collapsed_generator_is_named_and_a_healthy_one_is_not(tmp_path):
     message = collapse_warning(collapsed, 1, tmp_path)
     assert "seed 1, epoch 10" in message and "collapsed" in message and str(tmp_path / "samples.png") in message
     assert collapse_warning({"epoch": 3, "loss_lab": 0.1}, 0, tmp_path) is None   # supervised: no such loss
+
+
+def test_a_vanishing_class_is_named_and_a_balanced_run_is_not():
+    assert vanishing_class_warning({"epoch": 5, "smallest_class_unl": 0.085}, 3, 10) is None
+    message = vanishing_class_warning({"epoch": 60, "smallest_class_unl": 0.004}, 3, 10)
+    assert "seed 3, epoch 60" in message and "0.4%" in message and "balance_weight" in message
+    assert vanishing_class_warning({"epoch": 3, "loss_lab": 0.1}, 0, 10) is None   # supervised: not measured
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns_and_the_picture_is_written(tmp_path):

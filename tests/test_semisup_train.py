@@ -71,8 +71,9 @@ def test_the_generator_gets_its_own_adam_settings_on_the_same_schedule(real_data
 
 def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_root, tmp_path):
     data = load_semisup_data("mnist", 20, 3, root=real_data_root, unlabeled_limit=300, image_size=7)
-    # the Bad-GAN optimizer settings and the entropy term too: every knob must resume exactly
-    tiny = TINY + ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "entropy_weight=0.1", "consistency_weight=1.0"]
+    # the Bad-GAN optimizer settings and the extra terms too: every knob must resume exactly
+    tiny = TINY + ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "entropy_weight=0.1", "consistency_weight=1.0",
+                   "balance_weight=1.0"]
     whole = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "whole",
                           progress=False, data=data)
     first = SemisupTrainer(_config(real_data_root, tmp_path, tiny), tmp_path / "split", data=data)

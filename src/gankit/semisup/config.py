@@ -51,6 +51,8 @@ class SemisupConfig:
     entropy_weight: float = 0.0           # weight of the entropy of D's class prediction on unlabeled data
     consistency_weight: float = 0.0       # Pi-model: D classifies each unlabeled image twice (independent
                                           # noise); weight of the squared distance between the two predictions
+    balance_weight: float = 0.0           # weight of KL(D's mean class prediction on an unlabeled batch ||
+                                          # uniform): keeps a class from vanishing into its neighbours
     translate: int = 0                    # move every image D sees by up to this many pixels (0: the paper's
                                           # permutation-invariant setting, which uses no image structure)
     ema: float = 0.999                    # Polyak (EMA) decay of D's weights, used at test time; 0: off
@@ -86,7 +88,7 @@ class SemisupConfig:
             errors.append(f"unlabeled_limit: must be at least batch_size ({self.batch_size}), "
                           f"got {self.unlabeled_limit}")
         for key in ("input_noise", "hidden_noise", "unlabeled_weight", "entropy_weight", "consistency_weight",
-                    "translate", "save_every_minutes", "val_size"):
+                    "balance_weight", "translate", "save_every_minutes", "val_size"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
         for key in ("beta1", "ema", "lr_decay_start"):

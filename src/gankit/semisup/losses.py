@@ -16,6 +16,8 @@ a stack of networks (one per seed, see nets.stack_copies) gets one loss per copy
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -67,3 +69,21 @@ def consistency_loss(logits_a: Tensor, logits_b: Tensor) -> Tensor:
     cannot move, so the class boundaries stay away from the unlabeled data.
     """
     return (F.softmax(logits_a, dim=-1) - F.softmax(logits_b, dim=-1)).square().sum(-1).mean(-1)
+
+
+def class_balance_loss(logits: Tensor) -> Tensor:
+    """KL(mean prediction || uniform) = log K - H(mean_batch softmax(l)): 0 when the batch's
+    predictions spread evenly over the K classes, log K when they all name one class.
+
+    The marginal-entropy term of CatGAN (Springenberg 2016) and IMSAT (Hu et al. 2017). With
+    10 labels a class, a consistency or entropy term can let one class's images drift into a
+    neighbour's (our Pi-model runs lost class 9 so); this term makes a vanishing class costly.
+    """
+    mean = F.softmax(logits, dim=-1).mean(-2)
+    k = logits.shape[-1]
+    return math.log(k) + (mean * torch.log(mean.clamp_min(1e-12))).sum(-1)
+
+
+def smallest_class_share(logits: Tensor) -> Tensor:
+    """The share of the least predicted class in a batch (the mean softmax), about 1/K when balanced."""
+    return F.softmax(logits, dim=-1).mean(-2).amin(-1)
