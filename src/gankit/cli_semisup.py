@@ -98,7 +98,8 @@ def register(app: typer.Typer) -> None:
 
 * `gankit semisup --recipe ssgan_mnist100_fast --seed 0` : 30 epochs with the Bad-GAN Adam settings
 
-* `gankit semisup --recipe ssgan_mnist100_pi --seed 0` : the fast recipe plus Pi-model consistency, 100 epochs (lost class 9 on 2 of 5 seeds)
+* `gankit semisup --recipe ssgan_mnist100_pi --seed 0` : the fast recipe plus Pi-model
+consistency, 100 epochs (lost class 9 on 2 of 5 seeds)
 
 * `gankit semisup --recipe ssgan_mnist100_pi --seed 3 --set balance_weight=1` : ... with the class-balance term
 

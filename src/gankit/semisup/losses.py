@@ -71,19 +71,17 @@ def consistency_loss(logits_a: Tensor, logits_b: Tensor) -> Tensor:
     return (F.softmax(logits_a, dim=-1) - F.softmax(logits_b, dim=-1)).square().sum(-1).mean(-1)
 
 
-def class_balance_loss(logits: Tensor) -> Tensor:
-    """KL(mean prediction || uniform) = log K - H(mean_batch softmax(l)): 0 when the batch's
-    predictions spread evenly over the K classes, log K when they all name one class.
+def mean_prediction(logits: Tensor) -> Tensor:
+    """The batch's mean K-class prediction, mean_batch softmax(l): shape (..., K)."""
+    return F.softmax(logits, dim=-1).mean(-2)
+
+
+def class_balance_loss(mean: Tensor) -> Tensor:
+    """KL(mean prediction || uniform) = log K - H(mean), for ``mean`` = mean_prediction(logits):
+    0 when the batch's predictions spread evenly over the K classes, log K when they all name one.
 
     The marginal-entropy term of CatGAN (Springenberg 2016) and IMSAT (Hu et al. 2017). With
     10 labels a class, a consistency or entropy term can let one class's images drift into a
     neighbour's (our Pi-model runs lost class 9 so); this term makes a vanishing class costly.
     """
-    mean = F.softmax(logits, dim=-1).mean(-2)
-    k = logits.shape[-1]
-    return math.log(k) + (mean * torch.log(mean.clamp_min(1e-12))).sum(-1)
-
-
-def smallest_class_share(logits: Tensor) -> Tensor:
-    """The share of the least predicted class in a batch (the mean softmax), about 1/K when balanced."""
-    return F.softmax(logits, dim=-1).mean(-2).amin(-1)
+    return math.log(mean.shape[-1]) + (mean * torch.log(mean.clamp_min(1e-12))).sum(-1)

@@ -266,11 +266,12 @@ class SemisupTrainer:
             second_view = [x_unl] if self.cfg.consistency_weight else []
             logits = self.D.stacked(torch.cat([x_lab, x_unl, fake, *second_view], dim=1))
             logits_lab, logits_unl, logits_fake, *logits_unl2 = logits.split(x_lab.shape[1], dim=1)
+            mean_unl = losses.mean_prediction(logits_unl)  # one softmax for the balance term and its log
             out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab),
                    "loss_unl": losses.unlabeled_loss(logits_unl, logits_fake),
                    "entropy_unl": losses.conditional_entropy(logits_unl),
-                   "balance_unl": losses.class_balance_loss(logits_unl),
-                   "smallest_class_unl": losses.smallest_class_share(logits_unl)}
+                   "balance_unl": losses.class_balance_loss(mean_unl),
+                   "smallest_class_unl": mean_unl.amin(-1)}
             if logits_unl2:
                 out["consistency_unl"] = losses.consistency_loss(logits_unl, logits_unl2[0])
         out["train_acc_lab"] = (logits_lab.argmax(-1) == y_lab).float().mean(-1)
