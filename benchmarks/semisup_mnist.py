@@ -334,7 +334,8 @@ def plot_curves(rows: list[dict], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     drawn = [r for r in rows if r["curve"]]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    # the legend beside the plot holds a line per run: the figure grows with it instead of cutting it off
+    fig, ax = plt.subplots(figsize=(9, max(4.5, 0.13 * len(drawn) + 0.8)))
     for i, r in enumerate(drawn):
         epochs, errors = zip(*r["curve"])
         # ten colours repeat: the line style tells apart runs that share one
