@@ -364,8 +364,9 @@ def recipe_setup(tasks: list[str]) -> str:
         extras.append(f"Pi-model consistency weight {c.consistency_weight} (each unlabeled batch classified "
                       f"twice with independent noise)")
     if c.balance_weight:
-        extras.append(f"class-balance weight {c.balance_weight} (KL of the batch's mean class prediction from "
-                      f"uniform)")
+        of = (f"the mean class prediction averaged over batches with decay {c.balance_ema}" if c.balance_ema
+              else "the batch's mean class prediction")
+        extras.append(f"class-balance weight {c.balance_weight} (KL of {of} from uniform)")
     labels = " / ".join(str(TASKS[t][1]) for t in tasks)
     return (f"{', '.join(f'`{t}`' for t in tasks)}: recipe `{recipe}` ({c.dataset}, {labels} labels). D "
             f"784-{c.d_hidden}-10 weight-normalized with data-dependent init, Gaussian noise std {c.input_noise} "

@@ -12,7 +12,7 @@ from gankit.errors import ConfigError, DataError, GankitError
 from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced_labeled_indices,
                             class_balance_loss, conditional_entropy, consistency_loss, data_dependent_init,
                             feature_matching_loss, load_classifier, load_semisup_config, mean_prediction, predict,
-                            save_classifier, unlabeled_loss)
+                            running_balance_loss, save_classifier, unlabeled_loss)
 from gankit.semisup.data import random_shift, validation_indices
 from gankit.semisup.mistakes import confusion_matrix, save_mistakes
 from gankit.semisup.train import IndexStream, collapse_warning, vanishing_class_warning
@@ -80,6 +80,32 @@ def test_the_balance_gradient_raises_a_vanishing_class():
     logits = torch.tensor([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [3.0, 0.0, 0.5]], requires_grad=True)
     class_balance_loss(mean_prediction(logits)).backward()
     assert (logits.grad[:, 2] < 0).all()          # descent raises class 2's logit on every image
+
+
+def test_the_running_balance_term_leaves_a_confident_classifier_alone_when_its_history_is_balanced():
+    # a confident, correct batch that by chance holds two images of class 0 and none of class 2: its
+    # own KL is paid by making the class-0 images less sure; against a balanced history nothing moves
+    logits = torch.tensor([[3.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 3.0, 0.0]], requires_grad=True)
+    class_balance_loss(mean_prediction(logits)).backward()
+    assert (logits.grad[:2, 0] > 0.01).all()   # descent lowers their (right) class's logit
+    logits.grad = None
+    balanced = torch.full((3,), 1 / 3)
+    loss = running_balance_loss(mean_prediction(logits), balanced)
+    loss.backward()
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    assert logits.grad.abs().max() < 1e-6
+
+
+def test_the_running_balance_term_raises_the_class_its_history_lacks():
+    logits = torch.zeros(4, 3, requires_grad=True)
+    history = torch.tensor([0.5, 0.45, 0.05], requires_grad=True)
+    running_balance_loss(mean_prediction(logits), history).backward()
+    assert (logits.grad[:, 2] < 0).all() and (logits.grad[:, 0] > 0).all()
+    assert history.grad is None  # a statistic: no gradient into it
+    mean = mean_prediction(logits.detach())  # value: about KL(history || uniform) when the batch matches it
+    assert running_balance_loss(history.detach(), history.detach()).item() == pytest.approx(
+        class_balance_loss(history.detach()).item(), rel=1e-6)
+    assert running_balance_loss(mean, history).shape == ()
 
 
 def test_data_dependent_init_gives_standardized_preactivations():
@@ -196,6 +222,10 @@ def test_recipes_load_and_bad_values_name_the_key():
         load_semisup_config("ssgan_mnist100", ["lr_g=0.1"])
     with pytest.raises(ConfigError, match="d_hidden"):
         load_semisup_config(None, ["d_hidden=wide"])
+    with pytest.raises(ConfigError, match="balance_ema: .*balance_weight is 0"):
+        load_semisup_config(None, ["balance_ema=0.99"])
+    with pytest.raises(ConfigError, match=r"balance_ema: must be in \[0, 1\)"):
+        load_semisup_config(None, ["balance_weight=1", "balance_ema=1"])
 
 
 def _tiny_classifier(tmp_path):

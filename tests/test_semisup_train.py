@@ -73,12 +73,15 @@ def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_r
     data = load_semisup_data("mnist", 20, 3, root=real_data_root, unlabeled_limit=300, image_size=7)
     # the Bad-GAN optimizer settings and the extra terms too: every knob must resume exactly
     tiny = TINY + ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "entropy_weight=0.1", "consistency_weight=1.0",
-                   "balance_weight=1.0"]
+                   "balance_weight=1.0", "balance_ema=0.9"]
     whole = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "whole",
                           progress=False, data=data)
     first = SemisupTrainer(_config(real_data_root, tmp_path, tiny), tmp_path / "split", data=data)
     for _ in range(4):  # stop mid-epoch (3 steps per epoch)
         first.train_step()
+    marginal = first.marginal.mean  # the running class marginal moved off uniform and is a distribution
+    assert not torch.allclose(marginal, torch.full_like(marginal, 0.1)) and torch.allclose(marginal.sum(-1),
+                                                                                          torch.ones(1))
     first.save()
     resumed = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "split", resume=True,
                             progress=False, data=data)

@@ -11,7 +11,8 @@ from gankit.semisup.classifier import load_classifier, load_image, predict, save
 from gankit.semisup.config import SemisupConfig, list_semisup_recipes, load_semisup_config
 from gankit.semisup.data import balanced_labeled_indices, load_semisup_data
 from gankit.semisup.losses import (class_balance_loss, conditional_entropy, consistency_loss, feature_matching_loss,
-                                   mean_prediction, supervised_loss, unlabeled_loss)
+                                   mean_prediction, running_balance_loss, supervised_loss,
+                                   unlabeled_loss)
 from gankit.semisup.nets import (Classifier, GaussianNoise, Generator, WNLinear, copy_of, data_dependent_init,
                                  stack_copies)
 from gankit.semisup.train import PolyakEMA, SemisupResult, SemisupTrainer, train_semisup
@@ -20,6 +21,6 @@ __all__ = [
     "Classifier", "GaussianNoise", "Generator", "PolyakEMA", "SemisupConfig", "SemisupResult", "SemisupTrainer",
     "WNLinear", "balanced_labeled_indices", "class_balance_loss", "conditional_entropy", "consistency_loss",
     "copy_of", "data_dependent_init", "feature_matching_loss", "list_semisup_recipes", "load_classifier",
-    "load_image", "load_semisup_config", "load_semisup_data", "mean_prediction", "predict", "save_classifier",
-    "stack_copies", "supervised_loss", "test_errors", "train_semisup", "unlabeled_loss",
+    "load_image", "load_semisup_config", "load_semisup_data", "mean_prediction", "predict", "running_balance_loss",
+    "save_classifier", "stack_copies", "supervised_loss", "test_errors", "train_semisup", "unlabeled_loss",
 ]

@@ -53,6 +53,9 @@ class SemisupConfig:
                                           # noise); weight of the squared distance between the two predictions
     balance_weight: float = 0.0           # weight of KL(D's mean class prediction on an unlabeled batch ||
                                           # uniform): keeps a class from vanishing into its neighbours
+    balance_ema: float = 0.0              # 0: that KL is of each batch's mean prediction; in (0, 1): of the mean
+                                          # prediction averaged over past batches with this decay (0.99: about
+                                          # 100 batches), so a batch's chance imbalance costs nothing
     translate: int = 0                    # move every image D sees by up to this many pixels (0: the paper's
                                           # permutation-invariant setting, which uses no image structure)
     ema: float = 0.999                    # Polyak (EMA) decay of D's weights, used at test time; 0: off
@@ -91,9 +94,12 @@ class SemisupConfig:
                     "balance_weight", "translate", "save_every_minutes", "val_size"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
-        for key in ("beta1", "ema", "lr_decay_start"):
+        for key in ("beta1", "ema", "lr_decay_start", "balance_ema"):
             if not 0 <= getattr(self, key) < 1:
                 errors.append(f"{key}: must be in [0, 1), got {getattr(self, key)}")
+        if self.balance_ema and not self.balance_weight:
+            errors.append(f"balance_ema: averages the balance term's class marginal, but balance_weight is 0 "
+                          f"(set balance_weight > 0, or leave balance_ema at 0)")
         if self.labels % 10:
             errors.append(f"labels: must be a multiple of the 10 classes (balanced subset), got {self.labels}")
         for key in ("d_hidden", "g_hidden"):

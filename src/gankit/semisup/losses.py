@@ -85,3 +85,19 @@ def class_balance_loss(mean: Tensor) -> Tensor:
     neighbour's (our Pi-model runs lost class 9 so); this term makes a vanishing class costly.
     """
     return math.log(mean.shape[-1]) + (mean * torch.log(mean.clamp_min(1e-12))).sum(-1)
+
+
+def running_balance_loss(mean: Tensor, running: Tensor) -> Tensor:
+    """The balance term taken at ``running``, D's class marginal averaged over past batches:
+    sum_k log(K running_k) mean_k, for ``mean`` = this batch's mean_prediction.
+
+    Its gradient is that of KL(running || uniform) carried onto this batch's predictions, and its
+    value is about that KL. It pushes up the classes D has under-predicted over many batches and
+    is 0 once they are balanced. class_balance_loss, taken on one batch, also charges a confident
+    and correct classifier for the batch's chance imbalance (about (K-1)/(2B) nats, 0.045 for
+    K = 10, B = 100), which only less confident predictions avoid: in our Pi-model runs with it
+    the mean entropy of D's unlabeled predictions rose from 0.4 to 2.0 nats (log 10 = 2.3).
+    ``running`` is a statistic, not a path for gradients: it is detached here.
+    """
+    return (torch.log(running.detach().clamp_min(1e-12) * running.shape[-1]) * mean).sum(-1)
+

@@ -5,7 +5,8 @@ One step of ``method: ssgan`` (the paper's MNIST recipe):
 1. D step on a labeled batch, an unlabeled batch and a generated batch (separate
    draws): cross-entropy on the labels + unlabeled_weight * the real/fake loss
    of losses.unlabeled_loss (+ consistency_weight * the Pi-model term of
-   losses.consistency_loss, when set: the unlabeled batch classified twice).
+   losses.consistency_loss, when set: the unlabeled batch classified twice; + balance_weight *
+   the class-balance term, of the batch's mean prediction or, with balance_ema, of a running one).
 2. G step: feature matching on D's last hidden layer, against a second unlabeled batch.
 3. Polyak average (EMA) of D's weights; the average is what is tested and saved.
 
@@ -80,6 +81,22 @@ class PolyakEMA:
             torch._foreach_copy_(buffers, list(model.buffers()))
 
 
+class ClassMarginal(nn.Module):
+    """D's mean class prediction on unlabeled batches, an EMA over steps, per copy: (copies, K).
+
+    A module so that checkpoints keep it (an exact resume needs it); starts uniform.
+    """
+
+    def __init__(self, copies: int, num_classes: int, decay: float):
+        super().__init__()
+        self.decay = decay
+        self.register_buffer("mean", torch.full((copies, num_classes), 1.0 / num_classes))
+
+    @torch.no_grad()
+    def update(self, batch_mean: Tensor) -> None:
+        self.mean.lerp_(batch_mean, 1 - self.decay)
+
+
 class IndexStream:
     """The t-th batch of an endless sequence of permutations of range(n), seeded by (seed, stream)."""
 
@@ -151,6 +168,8 @@ class SemisupTrainer:
             for group in opt.param_groups:
                 group["base_lr"] = group["lr"]
         self.ema = PolyakEMA(self.D, cfg.ema) if cfg.ema else None
+        self.marginal = (ClassMarginal(len(self.seeds), len(d.class_names), cfg.balance_ema).to(self.device)
+                         if cfg.method == "ssgan" and cfg.balance_weight and cfg.balance_ema else None)
         self._d_losses, self._g_loss = self.d_losses, self.g_loss
         self.graphed = cfg.compile and self.device.type == "cuda"
         if cfg.compile:  # CUDA: graphs replay each step's hundreds of small kernels as one launch
@@ -191,7 +210,8 @@ class SemisupTrainer:
 
     def _modules(self) -> dict[str, nn.Module]:
         mods = {"D": self.D, **({"G": self.G} if self.G else {})}
-        return {**mods, **({"D_ema": self.ema.model} if self.ema else {})}
+        mods.update({"D_ema": self.ema.model} if self.ema else {})
+        return {**mods, **({"class_marginal": self.marginal} if self.marginal else {})}
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_d": self.opt_d, **({"opt_g": self.opt_g} if self.opt_g else {})}
@@ -252,8 +272,13 @@ class SemisupTrainer:
     def _noise(self, b: int) -> Tensor:
         return torch.rand(len(self.seeds), b, self.cfg.z_dim, device=self.device)  # the paper's uniform z
 
-    def d_losses(self, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor | None, z: Tensor | None) -> dict[str, Tensor]:
-        """D's losses and labeled accuracy per seed, shape (copies,): the arithmetic of a D step."""
+    def d_losses(self, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor | None, z: Tensor | None,
+                 marginal: Tensor | None = None) -> dict[str, Tensor]:
+        """D's losses and labeled accuracy per seed, shape (copies,): the arithmetic of a D step.
+
+        ``marginal``: the running class marginal (balance_ema), which the balance term then uses
+        instead of the batch's own; the batch's mean prediction comes back as "mean_unl".
+        """
         if self.G is None:
             logits_lab = self.D.stacked(x_lab)
             out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab)}
@@ -267,11 +292,15 @@ class SemisupTrainer:
             logits = self.D.stacked(torch.cat([x_lab, x_unl, fake, *second_view], dim=1))
             logits_lab, logits_unl, logits_fake, *logits_unl2 = logits.split(x_lab.shape[1], dim=1)
             mean_unl = losses.mean_prediction(logits_unl)  # one softmax for the balance term and its log
+            balance = (losses.class_balance_loss(mean_unl) if marginal is None
+                       else losses.running_balance_loss(mean_unl, marginal))
             out = {"loss_lab": losses.supervised_loss(logits_lab, y_lab),
                    "loss_unl": losses.unlabeled_loss(logits_unl, logits_fake),
                    "entropy_unl": losses.conditional_entropy(logits_unl),
-                   "balance_unl": losses.class_balance_loss(mean_unl),
+                   "balance_unl": balance,
                    "smallest_class_unl": mean_unl.amin(-1)}
+            if marginal is not None:
+                out["mean_unl"] = mean_unl
             if logits_unl2:
                 out["consistency_unl"] = losses.consistency_loss(logits_unl, logits_unl2[0])
         out["train_acc_lab"] = (logits_lab.argmax(-1) == y_lab).float().mean(-1)
@@ -297,7 +326,7 @@ class SemisupTrainer:
         x_unl = z = None
         if self.G is not None:
             x_unl, z = self._augment(d.x_unlabeled[self._batch(self.unlabeled_d, s)]), self._noise(lab.shape[1])
-        out = self._d_losses(x_lab, y_lab, x_unl, z)
+        out = self._d_losses(x_lab, y_lab, x_unl, z, None if self.marginal is None else self.marginal.mean)
         loss_d = out["loss_lab"]
         if self.G is not None:
             loss_d = (loss_d + cfg.unlabeled_weight * out["loss_unl"] + cfg.entropy_weight * out["entropy_unl"]
@@ -307,6 +336,8 @@ class SemisupTrainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()  # a sum: each seed's gradient is its own loss's, as in a run alone
         self.opt_d.step()
+        if self.marginal is not None:
+            self.marginal.update(out.pop("mean_unl").detach())
         stats = {k: v.detach().clone() for k, v in out.items()}  # a clone: graphed outputs are reused
         if self.G is not None:
             stats["loss_g"] = self._generator_step(s, lab.shape[1])
