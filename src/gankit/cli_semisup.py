@@ -101,7 +101,8 @@ def register(app: typer.Typer) -> None:
 * `gankit semisup --recipe ssgan_mnist100_pi --seed 0` : the fast recipe plus Pi-model
 consistency, 100 epochs (lost class 9 on 2 of 5 seeds)
 
-* `gankit semisup --recipe ssgan_mnist100_pi --seed 3 --set balance_weight=1` : ... with the class-balance term
+* `gankit semisup --recipe ssgan_mnist100_pi --seed 3 --set balance_weight=1 --set balance_ema=0.99` : ... with the
+class-balance term, against a running class marginal
 
 * `gankit semisup --dataset mnist --labels 100 --seed 0 --supervised` : the supervised-only baseline
 
