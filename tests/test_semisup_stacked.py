@@ -117,12 +117,16 @@ def test_a_stack_of_seeds_trains_each_seed_as_if_alone(real_data_root, tmp_path)
 
 
 def test_a_stacked_gan_run_resumes_exactly_and_each_seed_can_be_used(real_data_root, tmp_path):
-    cfg = _cfg(real_data_root, ["seed=1", "parallel_seeds=2"])
+    # with the Pi recipe's terms: the running class marginal is one per copy and must resume too
+    cfg = _cfg(real_data_root, ["seed=1", "parallel_seeds=2", "consistency_weight=1", "balance_weight=1",
+                                "balance_ema=0.9"])
     whole = train_semisup(cfg, run_dir=tmp_path / "whole", progress=False)
     from gankit.semisup import SemisupTrainer
     first = SemisupTrainer(cfg, tmp_path / "split")
     for _ in range(4):
         first.train_step()
+    marginals = first.marginal.mean  # one running marginal per seed, each its own
+    assert marginals.shape == (2, 10) and not torch.allclose(marginals[0], marginals[1])
     first.save()
     resumed = train_semisup(cfg, run_dir=tmp_path / "split", resume=True, progress=False)
     assert resumed.test_errors == whole.test_errors
@@ -156,7 +160,8 @@ def test_compiled_losses_train_what_the_eager_ones_train(real_data_root, tmp_pat
     # No noise layers: every random draw happens outside the compiled functions, so the
     # compiled run must follow the eager one (up to float rounding). The consistency term's second
     # unlabeled pass is compiled too (without noise it is 0, but it is computed and differentiated).
-    quiet = ["seed=0", "parallel_seeds=2", "input_noise=0", "hidden_noise=0", "epochs=1", "consistency_weight=1"]
+    quiet = ["seed=0", "parallel_seeds=2", "input_noise=0", "hidden_noise=0", "epochs=1", "consistency_weight=1",
+             "balance_weight=1", "balance_ema=0.9"]
     eager = train_semisup(_cfg(real_data_root, quiet), run_dir=tmp_path / "eager", progress=False)
     compiled = train_semisup(_cfg(real_data_root, [*quiet, "compile=true"]), run_dir=tmp_path / "compiled",
                              progress=False)
