@@ -174,11 +174,18 @@ def load_section(runs: Path, record: Path, section: str) -> dict:
     Run folders are git-ignored and do not survive from one session to the next; the record
     (committed) keeps every row, command and note shown so far, so a rerun on a fresh machine
     adds rows instead of erasing the earlier ones. A run folder's row replaces the record's
-    row of the same name.
+    row of the same name, unless the two were trained with different settings (a recipe changed
+    between them): then the record's row stays, renamed after its settings. A row recovered
+    from an old page records no settings and is replaced.
     """
     old = read_record(record).get(section, {})
     by_name = {r["name"]: r for r in old.get("rows", [])}
-    by_name.update({r["name"]: r for r in read_runs(runs)})
+    for row in read_runs(runs):
+        earlier = by_name.get(row["name"])
+        if earlier is not None and earlier.get("settings") is not None and deviations(earlier) != deviations(row):
+            renamed = f"{row['name']}-{deviations(earlier).replace(', ', ',') or 'recipe'}"
+            by_name[renamed] = {**earlier, "name": renamed}
+        by_name[row["name"]] = row
     rows = sorted(by_name.values(), key=lambda r: (r["task"], r["method"], r["epochs"], r["seed"], r["name"]))
 
     def lines(name: str) -> list[str]:

@@ -57,6 +57,24 @@ def test_runs_replace_record_rows_of_the_same_name_and_other_rows_and_sections_a
     assert [r["errors"] for r in again["rows"]] == [300, 400, 950]
 
 
+def test_a_rerun_under_a_changed_recipe_keeps_the_earlier_row_renamed_after_its_settings(tmp_path):
+    recipe = semisup_mnist.load_semisup_config("ssgan_mnist100", ["epochs=10"]).to_dict()
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"semisup": {"commands": [], "notes": [], "rows": [
+        {**_record_row("mnist100-ssgan-e10-s0", 0, 500), "settings": {**recipe, "lr": 0.01}},
+        {**_record_row("mnist100-ssgan-e10-s1", 1, 400), "settings": recipe}]}}))
+    runs = tmp_path / "runs"
+    _run_folder(runs, "mnist100-ssgan-e10-s0", 0, [300], done=True, settings=recipe)
+    _run_folder(runs, "mnist100-ssgan-e10-s1", 1, [200], done=True, settings=recipe)
+
+    by_name = {r["name"]: r for r in semisup_mnist.load_section(runs, record, "semisup")["rows"]}
+    assert by_name["mnist100-ssgan-e10-s0"]["errors"] == 300
+    assert by_name["mnist100-ssgan-e10-s0-lr=0.01"]["errors"] == 500     # the earlier recipe's row stays
+    assert semisup_mnist.deviations(by_name["mnist100-ssgan-e10-s0-lr=0.01"]) == "lr=0.01"
+    assert by_name["mnist100-ssgan-e10-s1"]["errors"] == 200             # same settings: a redo replaces
+    assert len(by_name) == 3
+
+
 def test_a_run_whose_settings_differ_from_the_recipe_is_named_as_deviating(tmp_path):
     used = semisup_mnist.load_semisup_config("ssgan_mnist100", ["epochs=10"]).to_dict()
     row = {**_record_row("mnist100-ssgan-e10-s0", 0, 300), "settings": {**used, "lr": 0.01, "seed": 3}}
