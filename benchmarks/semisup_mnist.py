@@ -182,9 +182,12 @@ def load_section(runs: Path, record: Path, section: str) -> dict:
     by_name = {r["name"]: r for r in old.get("rows", [])}
     for row in read_runs(runs):
         earlier = by_name.get(row["name"])
-        if earlier is not None and earlier.get("settings") is not None and deviations(earlier) != deviations(row):
-            renamed = f"{row['name']}-{deviations(earlier).replace(', ', ',') or 'recipe'}"
-            by_name[renamed] = {**earlier, "name": renamed}
+        if earlier is not None and earlier.get("settings") is not None:
+            earlier_deviates = deviations(earlier)
+            if earlier_deviates != deviations(row):
+                # the run_dir spelling of overrides: KEY=VALUE,KEY=VALUE
+                renamed = f"{row['name']}-{earlier_deviates.replace(', ', ',') or 'recipe'}"
+                by_name[renamed] = {**earlier, "name": renamed}
         by_name[row["name"]] = row
     rows = sorted(by_name.values(), key=lambda r: (r["task"], r["method"], r["epochs"], r["seed"], r["name"]))
 
