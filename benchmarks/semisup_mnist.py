@@ -370,9 +370,12 @@ def recipe_setup(tasks: list[str]) -> str:
     c = load_semisup_config(recipe)
     g_beta1 = c.beta1 if c.g_beta1 is None else c.g_beta1
     extras = [f"entropy weight {c.entropy_weight} on unlabeled predictions"] if c.entropy_weight else []
-    if c.consistency_weight:
+    if c.consistency_weight and c.consistency_target == "pi":
         extras.append(f"Pi-model consistency weight {c.consistency_weight} (each unlabeled batch classified "
                       f"twice with independent noise)")
+    elif c.consistency_weight:
+        extras.append(f"Mean Teacher consistency weight {c.consistency_weight} (D's prediction of each unlabeled "
+                      f"batch against that of the EMA classifier with its own noise)")
     if c.balance_weight:
         of = (f"the mean class prediction averaged over batches with decay {c.balance_ema}" if c.balance_ema
               else "the batch's mean class prediction")

@@ -69,11 +69,12 @@ def test_the_generator_gets_its_own_adam_settings_on_the_same_schedule(real_data
     assert d["lr"] == pytest.approx(0.003 * 2 / 3) and g["lr"] == pytest.approx(0.001 * 2 / 3)
 
 
-def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_root, tmp_path):
+@pytest.mark.parametrize("target", ["pi", "ema"])
+def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_root, tmp_path, target):
     data = load_semisup_data("mnist", 20, 3, root=real_data_root, unlabeled_limit=300, image_size=7)
     # the Bad-GAN optimizer settings and the extra terms too: every knob must resume exactly
     tiny = TINY + ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "entropy_weight=0.1", "consistency_weight=1.0",
-                   "balance_weight=1.0", "balance_ema=0.9"]
+                   f"consistency_target={target}", "balance_weight=1.0", "balance_ema=0.9"]
     whole = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "whole",
                           progress=False, data=data)
     first = SemisupTrainer(_config(real_data_root, tmp_path, tiny), tmp_path / "split", data=data)
@@ -90,6 +91,22 @@ def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_r
     b = load_file(tmp_path / "split" / "classifier.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_the_mean_teacher_compares_d_with_its_lagging_ema_not_with_itself(real_data_root, tmp_path):
+    # without noise D's two Pi-model views are one prediction; the EMA teacher lags D's steps
+    data = load_semisup_data("mnist", 20, 3, root=real_data_root, unlabeled_limit=300, image_size=7)
+    quiet = TINY + ["input_noise=0", "hidden_noise=0", "consistency_weight=1.0"]
+    terms = {}
+    for target in ("pi", "ema"):
+        trainer = SemisupTrainer(_config(real_data_root, tmp_path, quiet + [f"consistency_target={target}"]),
+                                 tmp_path / target, data=data)
+        terms[target] = [trainer.train_step()["consistency_unl"].item() for _ in range(3)]
+        if target == "ema":
+            assert trainer.ema.model.training and not any(p.requires_grad for p in trainer.ema.model.parameters())
+            assert not trainer.classifiers()[0].training  # tested without the teacher's noise
+    assert terms["pi"] == [0.0, 0.0, 0.0]
+    assert terms["ema"][0] == pytest.approx(0.0, abs=1e-12) and min(terms["ema"][1:]) > 1e-6, terms
 
 
 def test_semisup_and_classify_commands(real_data_root, tmp_path):

@@ -51,6 +51,9 @@ class SemisupConfig:
     entropy_weight: float = 0.0           # weight of the entropy of D's class prediction on unlabeled data
     consistency_weight: float = 0.0       # Pi-model: D classifies each unlabeled image twice (independent
                                           # noise); weight of the squared distance between the two predictions
+    consistency_target: Literal["pi", "ema"] = "pi"  # pi: the second prediction is D's own, gradients
+                                          # through both; ema: it is the EMA classifier's (with noise, no
+                                          # gradient), the Mean Teacher (Tarvainen & Valpola 2017)
     balance_weight: float = 0.0           # weight of KL(D's mean class prediction on an unlabeled batch ||
                                           # uniform): keeps a class from vanishing into its neighbours
     balance_ema: float = 0.0              # 0: that KL is of each batch's mean prediction; in (0, 1): of the mean
@@ -97,6 +100,9 @@ class SemisupConfig:
         for key in ("beta1", "ema", "lr_decay_start", "balance_ema"):
             if not 0 <= getattr(self, key) < 1:
                 errors.append(f"{key}: must be in [0, 1), got {getattr(self, key)}")
+        if self.consistency_target == "ema" and self.consistency_weight and not self.ema:
+            errors.append("consistency_target: ema needs the EMA classifier, but ema is 0 (set ema > 0, "
+                          "or consistency_target=pi)")
         if self.balance_ema and not self.balance_weight:
             errors.append(f"balance_ema: averages the balance term's class marginal, but balance_weight is 0 "
                           f"(set balance_weight > 0, or leave balance_ema at 0)")

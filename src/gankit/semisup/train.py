@@ -5,7 +5,8 @@ One step of ``method: ssgan`` (the paper's MNIST recipe):
 1. D step on a labeled batch, an unlabeled batch and a generated batch (separate
    draws): cross-entropy on the labels + unlabeled_weight * the real/fake loss
    of losses.unlabeled_loss (+ consistency_weight * the Pi-model term of
-   losses.consistency_loss, when set: the unlabeled batch classified twice; + balance_weight *
+   losses.consistency_loss, when set: the unlabeled batch classified twice, the second time by
+   D itself or, with consistency_target ema, by the EMA classifier; + balance_weight *
    the class-balance term, of the batch's mean prediction or, with balance_ema, of a running one).
 2. G step: feature matching on D's last hidden layer, against a second unlabeled batch.
 3. Polyak average (EMA) of D's weights; the average is what is tested and saved.
@@ -168,6 +169,8 @@ class SemisupTrainer:
             for group in opt.param_groups:
                 group["base_lr"] = group["lr"]
         self.ema = PolyakEMA(self.D, cfg.ema) if cfg.ema else None
+        if self.ema and cfg.consistency_weight and cfg.consistency_target == "ema":
+            self.ema.model.train()  # the teacher's noise on; tests and saves go through copy_of(...).eval()
         self.marginal = (ClassMarginal(len(self.seeds), len(d.class_names), cfg.balance_ema).to(self.device)
                          if cfg.method == "ssgan" and cfg.balance_weight and cfg.balance_ema else None)
         self._d_losses, self._g_loss = self.d_losses, self.g_loss
@@ -288,9 +291,13 @@ class SemisupTrainer:
             # unlabeled pass draws its own noise (the consistency term compares the two)
             with torch.no_grad():
                 fake = self._augment(self.G(z))
-            second_view = [x_unl] if self.cfg.consistency_weight else []
+            pi_model = self.cfg.consistency_weight and self.cfg.consistency_target == "pi"
+            second_view = [x_unl] if pi_model else []
             logits = self.D.stacked(torch.cat([x_lab, x_unl, fake, *second_view], dim=1))
             logits_lab, logits_unl, logits_fake, *logits_unl2 = logits.split(x_lab.shape[1], dim=1)
+            if self.cfg.consistency_weight and not pi_model:
+                with torch.no_grad():  # the Mean Teacher: the EMA classifier, noise on (see __init__)
+                    logits_unl2 = [self.ema.model.stacked(x_unl)]
             mean_unl = losses.mean_prediction(logits_unl)  # one softmax for the balance term and its log
             balance = (losses.class_balance_loss(mean_unl) if marginal is None
                        else losses.running_balance_loss(mean_unl, marginal))
