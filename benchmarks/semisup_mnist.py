@@ -337,26 +337,44 @@ def curves(rows: list[dict]) -> list[str]:
 
 
 def plot_curves(rows: list[dict], path: Path) -> bool:
-    """Test errors by epoch of every run, one line each (diagnostic: never used to select)."""
-    if not any(r["curve"] for r in rows):
+    """Test errors by epoch, one panel per task (diagnostic: never used to select).
+
+    In each panel the runs of today's recipe are coloured, one per (epochs, seed); the runs whose
+    settings differ from it are thin grey lines, so the recipe's spread reads at a glance.
+    """
+    drawn = [r for r in rows if r["curve"]]
+    if not drawn:
         return False
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    drawn = [r for r in rows if r["curve"]]
-    # the legend beside the plot holds a line per run: the figure grows with it instead of cutting it off
-    fig, ax = plt.subplots(figsize=(9, max(4.5, 0.13 * len(drawn) + 0.8)))
-    for i, r in enumerate(drawn):
-        epochs, errors = zip(*r["curve"])
-        # ten colours repeat: the line style tells apart runs that share one
-        ax.plot(epochs, errors, linestyle=("-", "--", ":")[i // 10 % 3], linewidth=1.2, label=r["name"])
-    if any(r["task"].startswith("mnist100") for r in drawn):
-        for level, label in ((PAPER_ERRORS, "Salimans et al. 2016"), (TARGET_ERRORS, "target")):
-            ax.axhline(level, color="grey", linewidth=0.8, linestyle="-.")
-            ax.annotate(f"{label}: {level}", (0, level), xytext=(2, 2), textcoords="offset points",
-                        fontsize=7, color="grey")
-    ax.set(xlabel="epoch", ylabel="test errors / 10,000", yscale="log")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    tasks = sorted({r["task"] for r in drawn})
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 3.2 * len(tasks)), sharey=True, squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks):
+        runs = [r for r in drawn if r["task"] == task]
+        recipe = [r for r in runs if not r["deviates"]]
+        for r in runs:
+            if r["deviates"]:
+                ax.plot(*zip(*r["curve"]), color="0.75", linewidth=0.8, zorder=1)
+        for i, r in enumerate(recipe):
+            # ten colours repeat: the line style tells apart runs that share one
+            ax.plot(*zip(*r["curve"]), linestyle=("-", "--", ":")[i // 10 % 3], linewidth=1.3, zorder=2,
+                    label=f"{r['method']} e{r['epochs']} s{r['seed']}: {r['curve'][-1][1]}"
+                          + ("" if r["done"] else f" (epoch {r['curve'][-1][0]}, unfinished)"))
+        if len(runs) > len(recipe):
+            ax.plot([], [], color="0.75", linewidth=0.8, label=f"{len(runs) - len(recipe)} runs with other settings")
+        if task.startswith("mnist100"):
+            # the paper's label above its line, the target's below: the two lines lie close
+            for level, label, dy, va in ((PAPER_ERRORS, "Salimans et al. 2016", 2, "bottom"),
+                                         (TARGET_ERRORS, "target", -2, "top")):
+                ax.axhline(level, color="grey", linewidth=0.8, linestyle="-.")
+                ax.annotate(f"{label}: {level}", (0, level), xytext=(2, dy), textcoords="offset points",
+                            xycoords=("axes fraction", "data"), fontsize=7, color="grey", va=va)
+        recipe_name = f" (recipe {TASKS[task][0]})" if task in TASKS else ""
+        ax.set(title=task + recipe_name, xlabel="epoch", ylabel="test errors / 10,000",
+               yscale="log")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
+                  title="last tested epoch's errors", title_fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

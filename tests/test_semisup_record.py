@@ -140,3 +140,17 @@ def test_the_page_shows_where_each_finished_runs_errors_lie(tmp_path):
     assert "| mnist100-ssgan-e10-s1 | 40 | " in table and "| 9: 22 (55%) |" in table
     assert "s2" not in table
     assert semisup_mnist.errors_by_class([older]) == []
+
+
+def test_the_curves_picture_has_a_panel_per_task_with_the_recipes_runs_in_colour(tmp_path):
+    rows = [{**_record_row(f"mnist100-ssgan-e10-s{s}", s, 100 + s), "curve": [[1, 900], [2, 100 + s]],
+             "deviates": ""} for s in range(2)]
+    rows.append({**rows[0], "name": "mnist100-ssgan-e10-s0-translate=1", "deviates": "translate=1"})
+    rows.append({**rows[0], "task": "mnist100-pi", "name": "mnist100-pi-ssgan-e10-s0", "done": False})
+    picture = tmp_path / "curves.png"
+    assert semisup_mnist.plot_curves(rows, picture) and picture.stat().st_size > 0
+    from PIL import Image
+    width, height = Image.open(picture).size
+    assert height > 1.8 * 320  # two panels (tasks), each 3.2 inches at 100 dpi
+    assert not semisup_mnist.plot_curves([{**rows[0], "curve": []}], tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
