@@ -3,8 +3,8 @@
     GANKIT_DATA=../shared/data python benchmarks/epoch_speed.py            # full epochs
     GANKIT_DATA=../shared/data python benchmarks/epoch_speed.py --steps 200  # quick estimate
 
-Both loops run the same Trainer.train_step (same nets, losses, optimizers, batch
-size); only where real batches come from differs. The baseline is the usual
+Both loops run the same gankit.loop.Trainer.train_step on the GAN game (same nets, losses,
+optimizers, batch size); only where real batches come from differs. The baseline is the usual
 PyTorch pattern: a map-style Dataset that converts one uint8 image to a normalised
 float tensor per item, and a shuffling DataLoader that collates them. Results go
 to docs/speed.md.
@@ -23,7 +23,9 @@ from torch.utils.data import DataLoader
 
 from gankit import distributed
 from gankit.config import load_config
-from gankit.train import Trainer
+from gankit.game import GANGame
+from gankit.loop import Trainer
+from gankit.train import loop_settings
 
 
 class PerSampleImages(torch.utils.data.Dataset):
@@ -39,8 +41,8 @@ class PerSampleImages(torch.utils.data.Dataset):
         return self.x[i].float().div(255).sub(0.5).div(0.5), self.y[i]
 
 
-class DataLoaderTrainer(Trainer):
-    """The same trainer, fed by a DataLoader instead of tensor indexing."""
+class DataLoaderGame(GANGame):
+    """The same game, fed by a DataLoader instead of tensor indexing."""
 
     def start_loader(self, workers: int) -> None:
         ds = PerSampleImages(self.data.x, self.data.y)
@@ -57,11 +59,11 @@ class DataLoaderTrainer(Trainer):
         return x.to(self.info.device), y.to(self.info.device)
 
 
-def time_data_path(trainer: Trainer, steps: int) -> float:
+def time_data_path(game: GANGame, steps: int) -> float:
     """Only the batches: what the data path alone costs per `steps` batches."""
     start = time.perf_counter()
     for t in range(steps):
-        x, _ = trainer.real_batch(t)
+        x, _ = game.real_batch(t)
     if x.is_cuda:
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -88,13 +90,14 @@ def main() -> None:
     for name in args.recipes:
         cfg = load_config(name)
         results, data_only = {}, {}
-        for label, cls in (("in-memory", Trainer), ("DataLoader", DataLoaderTrainer)):
-            trainer = cls(cfg, info, Path("/tmp/gankit-bench") / name, resume=False)
-            if isinstance(trainer, DataLoaderTrainer):
-                trainer.start_loader(args.workers)
-            per_epoch = len(trainer.data) // (cfg.train.batch_size * cfg.train.n_dis)
+        for label, cls in (("in-memory", GANGame), ("DataLoader", DataLoaderGame)):
+            game = cls(cfg, info)
+            if isinstance(game, DataLoaderGame):
+                game.start_loader(args.workers)
+            trainer = Trainer(game, None, loop_settings(cfg), info)   # no run folder: nothing written
+            per_epoch = len(game.data) // (cfg.train.batch_size * cfg.train.n_dis)
             steps = args.steps or per_epoch
-            data_only[label] = time_data_path(trainer, per_epoch * cfg.train.n_dis)
+            data_only[label] = time_data_path(game, per_epoch * cfg.train.n_dis)
             seconds = time_steps(trainer, steps)
             results[label] = seconds / steps * per_epoch
             print(f"{name:16s} {label:11s} {steps} steps in {seconds:.1f} s -> "

@@ -38,7 +38,9 @@ import torch
 from gankit.checkpoint import atomic_write_text
 from gankit.semisup import load_semisup_config, train_semisup
 from gankit.semisup.config import SemisupConfig
-from gankit.semisup.train import COLLAPSED_UNLABELED_LOSS, machine_description, pick_device
+from gankit.distributed import pick_device
+from gankit.runs import machine_description
+from gankit.semisup.game import COLLAPSED_UNLABELED_LOSS
 from results_doc import RESULTS, update_section
 
 TASKS = {  # name -> (recipe, labels)

@@ -3,7 +3,7 @@
     python benchmarks/semisup_speed.py                       # CPU, 1 thread; writes its section of docs/results.md
     python benchmarks/semisup_speed.py --device cuda --threads 8 [--compile]
 
-Times ``SemisupTrainer.train_step`` (D step, G step, EMA) for ``parallel_seeds`` 1 and N
+Times ``Trainer.train_step`` of the semi-supervised game (D step, G step, EMA) for ``parallel_seeds`` 1 and N
 at two sizes: the paper's MNIST nets at batch 100 (arithmetic-bound on a CPU), and
 the same loop with tiny nets at batch 2, where nearly all of a step is the fixed
 cost of issuing ~300 tensor operations: the regime of the paper's nets on a GPU,
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import torch
 
-from gankit.semisup import load_semisup_config
-from gankit.semisup.train import SemisupTrainer, machine_description, pick_device
+from gankit.distributed import pick_device
+from gankit.runs import machine_description
+from gankit.semisup import load_semisup_config, semisup_trainer
 from results_doc import update_section
 
 SIZES = {
@@ -41,12 +42,12 @@ def ms_per_step(extra: list[str], copies: int, args) -> tuple[float, float]:
                                                  f"compile={args.compile}", "unlabeled_limit=10000", *extra]
                               + ([f"data_root={args.data_root}"] if args.data_root else []))
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = SemisupTrainer(cfg, run_dir=Path(tmp))
-        trainer.D.train()
-        trainer.G.train()
+        trainer = semisup_trainer(cfg, run_dir=Path(tmp) / "run")
+        trainer.game.D.train()
+        trainer.game.G.train()
         for _ in range(args.warmup):
             trainer.train_step()
-        sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+        sync = torch.cuda.synchronize if trainer.info.device.type == "cuda" else (lambda: None)
         sync()
         start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
@@ -86,7 +87,7 @@ def main() -> None:
         f"Command: `{' '.join(['python', 'benchmarks/semisup_speed.py', *sys.argv[1:]])}`", "",
         f"Machine: {machine}, torch {torch.__version__}{', losses compiled' if args.compile else ''}. "
         f"Each number: mean over {args.steps} steps after "
-        f"{args.warmup} warm-up steps of `SemisupTrainer.train_step` (D step, G step, EMA), 10,000 unlabeled "
+        f"{args.warmup} warm-up steps of `Trainer.train_step` on the semi-supervised game (D step, G step, EMA), 10,000 unlabeled "
         f"images; {load}." + (" Cells: wall ms (CPU ms); the saving is from CPU time." if on_cpu else ""), "",
         f"| nets | 1 seed (ms/step) | {n} separate runs ({n} x 1 seed) | {n} seeds side by side (ms/step) "
         "| saving |",

@@ -9,7 +9,8 @@ import torch
 from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.metrics.backbones import BACKBONES, WEIGHTS_DIR, DomainClassifier, extract, load_backbone, sha256_file
-from gankit.metrics.train_backbones import TARGETS, Recipe, random_shift, save_backbone, train_backbone
+from gankit.data.augment import random_shift
+from gankit.metrics.train_backbones import TARGETS, load_backbone_config, save_backbone, train_backbone
 
 SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "digits": (1, 8, 8)}
 
@@ -26,7 +27,9 @@ def test_shipped_backbone_loads_and_matches_its_record(name):
     assert record["test_accuracy"] >= TARGETS[name]
     assert record["test_errors"] == round((1 - record["test_accuracy"]) * record["test_size"])
     assert record["test_size"] == (297 if name == "digits" else 10_000)
-    assert record["command"].startswith(f"python -m gankit.metrics.train_backbones --dataset {name} ")
+    # the command that made them: the shipped files predate `gankit backbone train`, which runs the same code
+    assert record["command"].startswith((f"gankit backbone train {name}",
+                                         f"python -m gankit.metrics.train_backbones --dataset {name} "))
     assert (WEIGHTS_DIR / f"{name}.safetensors").stat().st_size < 2_000_000
 
     net = load_backbone(name)
@@ -119,20 +122,23 @@ def test_classifier_shapes_and_bad_input():
 def test_random_shift_moves_content_by_at_most_the_shift():
     x = -torch.ones(200, 1, 9, 9)
     x[:, 0, 4, 4] = 1.0
-    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    out = random_shift(x, 2, fill=-1.0, generator=torch.Generator().manual_seed(0))
     assert out.shape == x.shape
     assert ((out == 1.0).sum(dim=(1, 2, 3)) == 1).all()  # nothing lost, nothing duplicated
     pos = (out[:, 0] == 1.0).nonzero()[:, 1:]
     assert (pos - 4).abs().max() == 2  # every offset in [-2, 2] is reachable
     assert len({tuple(p.tolist()) for p in pos}) == 25
-    torch.testing.assert_close(random_shift(x, 0, torch.Generator()), x)
+    torch.testing.assert_close(random_shift(x, 0, generator=torch.Generator()), x)
+
+
+TINY = ["epochs=1", "batch_size=100", "model.width=4", "model.feature_dim=8", "model.dropout=0.1"]
 
 
 def test_training_is_reproducible_and_round_trips(tmp_path):
-    recipe = Recipe(epochs=1, batch_size=100, model=dict(width=4, feature_dim=8, convs_per_block=1, dropout=0.1))
+    cfg = load_backbone_config("digits", TINY + ["seed=3"])
     threads = torch.get_num_threads()
-    a = train_backbone("digits", seed=3, recipe=recipe, threads=1, progress=False)
-    b = train_backbone("digits", seed=3, recipe=recipe, threads=1, progress=False)
+    a = train_backbone(cfg, run_dir=tmp_path / "run-a", threads=1, progress=False)
+    b = train_backbone(cfg, run_dir=tmp_path / "run-b", threads=1, progress=False)
     assert torch.get_num_threads() == threads  # restored
     assert a.record["threads"] == 1 and "--threads 1" in a.record["command"]
     for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
@@ -150,9 +156,38 @@ def test_training_is_reproducible_and_round_trips(tmp_path):
 
 
 def test_holdout_run_reads_no_test_split_and_cannot_be_saved(tmp_path):
-    recipe = Recipe(epochs=1, batch_size=100, model=dict(width=4, feature_dim=8))
-    run = train_backbone("digits", holdout=300, recipe=recipe, threads=1, progress=False)
+    run = train_backbone(load_backbone_config("digits", TINY + ["holdout=300"]), run_dir=tmp_path / "run",
+                         threads=1, progress=False)
     assert run.record["train_size"] == 1200 and "test_accuracy" not in run.record
     assert 0 <= run.record["holdout_errors"] <= 300
     with pytest.raises(GankitError, match="holdout"):
         save_backbone(run, tmp_path)
+
+
+def test_a_stopped_backbone_training_resumes_to_the_same_weights(tmp_path):
+    from gankit.loop import LoopSettings, Trainer
+    from gankit.metrics.train_backbones import BackboneGame
+    from gankit.runs import RunFolder
+    cfg = load_backbone_config("digits", TINY + ["epochs=2", "hflip=true"])
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        loop = LoopSettings(steps=BackboneGame(cfg).total, ckpt_every=10)
+        whole = BackboneGame(cfg)
+        with RunFolder(tmp_path / "whole") as run:
+            Trainer(whole, run, loop).run(progress=False)
+
+        def crash(step, trainer):
+            if step == 23:   # mid-epoch: the batch order and the augmentation stream must resume too
+                raise KeyboardInterrupt
+        with RunFolder(tmp_path / "split") as run, pytest.raises(KeyboardInterrupt):
+            Trainer(BackboneGame(cfg), run, loop).run(progress=False, callbacks=[crash])
+        resumed = BackboneGame(cfg)
+        with RunFolder(tmp_path / "split", resume=True) as run:
+            trainer = Trainer(resumed, run, loop, resume=True)
+            assert trainer.step == 20
+            trainer.run(progress=False)
+    finally:
+        torch.set_num_threads(before)
+    for (k, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k

@@ -42,7 +42,7 @@ def test_gan2014_recipe_has_the_paper_setup():
     ("train.ema=1.5", "train.ema: must be in [0, 1)"),
     ("model.spectral_norm=3", "model.spectral_norm: expected bool"),
     ("train.device=tpu", "train.device"),
-    ("trainsteps", "expected section.key=value"),
+    ("trainsteps", "expected key=value"),
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError) as err:

@@ -200,3 +200,42 @@ def test_membership_attack_flags_a_deliberately_overfit_model():
     audit = privacy_audit(model.sample(400), train, holdout)
     assert audit["mia_auroc"] > 0.75
     assert audit["share_closer_to_train"] > 0.75
+
+
+# --- the DP game on the shared loop ----------------------------------------------------------
+
+def test_a_stopped_private_fit_resumes_to_the_same_generator_and_ledger(tmp_path):
+    from gankit.loop import LoopSettings, Trainer
+    from gankit.privacy.synth import DPTableGame
+    from gankit.runs import RunFolder
+    cfg, table = SynthConfig(epsilon=1.0, **TINY), small_table()
+    loop = LoopSettings(steps=cfg.steps, ckpt_every=5)
+    whole = DPTableGame(table, cfg)
+    with RunFolder(tmp_path / "whole") as run:
+        Trainer(whole, run, loop).run(progress=False)
+
+    def crash(step, trainer):
+        if step == 7:
+            raise KeyboardInterrupt
+    with RunFolder(tmp_path / "split") as run, pytest.raises(KeyboardInterrupt):
+        Trainer(DPTableGame(table, cfg), run, loop).run(progress=False, callbacks=[crash])
+    resumed = DPTableGame(table, cfg)
+    with RunFolder(tmp_path / "split", resume=True) as run:
+        trainer = Trainer(resumed, run, loop, resume=True)
+        assert trainer.step == 5
+        trainer.run(progress=False)
+    for a, b in zip(whole.G.state_dict().values(), resumed.G.state_dict().values()):
+        assert torch.equal(a, b)
+    assert resumed.ledger.history == whole.ledger.history  # counts releases once: the prior, then 12 steps
+    assert resumed.ledger.history[-1][2] == cfg.steps
+    assert resumed.synthesizer().privacy["epsilon_spent"] == whole.synthesizer().privacy["epsilon_spent"]
+
+
+def test_fit_with_a_run_folder_logs_no_loss_on_real_rows_when_private(tmp_path):
+    import json
+    fit(small_table(), SynthConfig(epsilon=1.0, **TINY), run_dir=tmp_path / "private")
+    fit(small_table(), SynthConfig(epsilon=math.inf, **TINY), run_dir=tmp_path / "open")
+    private = json.loads((tmp_path / "private" / "metrics.jsonl").read_text().splitlines()[-1])
+    open_ = json.loads((tmp_path / "open" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "g_loss" in private and "d_loss" not in private and "d_grad_norm" not in private
+    assert "d_loss" in open_

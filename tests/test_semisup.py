@@ -9,13 +9,13 @@ from typer.testing import CliRunner
 
 from gankit.cli import app
 from gankit.errors import ConfigError, DataError, GankitError
-from gankit.semisup import (Classifier, Generator, PolyakEMA, WNLinear, balanced_labeled_indices,
+from gankit.semisup import (Classifier, Generator, WNLinear, balanced_labeled_indices,
                             class_balance_loss, conditional_entropy, consistency_loss, data_dependent_init,
                             feature_matching_loss, load_classifier, load_semisup_config, mean_prediction, predict,
                             running_balance_loss, save_classifier, unlabeled_loss)
-from gankit.semisup.data import random_shift, validation_indices
+from gankit.semisup.data import validation_indices
 from gankit.semisup.mistakes import confusion_matrix, save_mistakes
-from gankit.semisup.train import IndexStream, collapse_warning, vanishing_class_warning
+from gankit.semisup.game import collapse_warning, vanishing_class_warning
 
 
 def test_unlabeled_loss_matches_a_hand_computed_value():
@@ -151,20 +151,6 @@ def test_generator_output_is_an_image_in_unit_interval():
     assert out.shape == (3, 5, 12) and 0 <= out.min() and out.max() <= 1
 
 
-def test_random_shift_moves_each_image_by_at_most_max_shift_pixels():
-    torch.manual_seed(0)
-    x = torch.zeros(2, 50, 9 * 9)
-    x[..., 4 * 9 + 4] = 1.0                                    # one lit pixel at the centre of each 9x9 image
-    moved = random_shift(x, (1, 9, 9), 2).view(100, 9, 9)
-    assert moved.sum().item() == 100                          # nothing lost: the pixel stays inside
-    ys, xs = moved.nonzero()[:, 1], moved.nonzero()[:, 2]
-    assert ((ys - 4).abs() <= 2).all() and ((xs - 4).abs() <= 2).all()
-    assert len(set(zip(ys.tolist(), xs.tolist()))) == 25       # every one of the 5x5 moves is drawn
-    edge = torch.ones(1, 50, 9 * 9)
-    assert random_shift(edge, (1, 9, 9), 3).min() == 0          # what moves in from outside is background
-    assert random_shift(x, (1, 9, 9), 0) is x                  # 0: the paper's setting, untouched
-
-
 def test_labeled_subset_is_balanced_deterministic_and_seed_dependent():
     labels = torch.arange(1000) % 10
     a = balanced_labeled_indices(labels, 100, 10, seed=3)
@@ -187,28 +173,6 @@ def test_validation_images_lie_outside_the_labeled_subset_and_depend_only_on_the
     assert validation_indices(20, labeled, 17, seed=1).tolist() == [i for i in range(20) if i not in (0, 5, 7)]
     with pytest.raises(DataError, match="val_size: 18 validation images .* only 17"):
         validation_indices(20, labeled, 18, seed=1)
-
-
-def test_index_streams_cover_each_epoch_once_and_are_independent():
-    s1, s2 = IndexStream(30, 7, seed=0, stream=1, device="cpu"), IndexStream(30, 7, seed=0, stream=2, device="cpu")
-    first = torch.cat([s1(t) for t in range(30)])  # 210 indices = 7 whole permutations
-    assert torch.equal(torch.bincount(first, minlength=30), torch.full((30,), 7))
-    assert not torch.equal(s1(0), s2(0))
-    assert torch.equal(s1(5), IndexStream(30, 7, seed=0, stream=1, device="cpu")(5))  # a function of t
-
-
-def test_polyak_ema_warms_up_then_averages():
-    model = torch.nn.Linear(1, 1, bias=False)
-    with torch.no_grad():
-        model.weight.fill_(0.0)
-    ema = PolyakEMA(model, decay=0.5)
-    with torch.no_grad():
-        model.weight.fill_(1.0)
-    ema.update(model, step=0)  # warm-up decay min(0.5, 1/10) = 0.1
-    assert ema.model.weight.item() == pytest.approx(0.9)
-    ema.update(model, step=100)  # full decay 0.5
-    assert ema.model.weight.item() == pytest.approx(0.95)
-    assert not ema.model.weight.requires_grad
 
 
 def test_recipes_load_and_bad_values_name_the_key():

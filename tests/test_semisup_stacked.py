@@ -121,11 +121,11 @@ def test_a_stacked_gan_run_resumes_exactly_and_each_seed_can_be_used(real_data_r
     cfg = _cfg(real_data_root, ["seed=1", "parallel_seeds=2", "consistency_weight=1", "balance_weight=1",
                                 "balance_ema=0.9"])
     whole = train_semisup(cfg, run_dir=tmp_path / "whole", progress=False)
-    from gankit.semisup import SemisupTrainer
-    first = SemisupTrainer(cfg, tmp_path / "split")
+    from gankit.semisup import semisup_trainer
+    first = semisup_trainer(cfg, tmp_path / "split")
     for _ in range(4):
         first.train_step()
-    marginals = first.marginal.mean  # one running marginal per seed, each its own
+    marginals = first.game.marginal.mean  # one running marginal per seed, each its own
     assert marginals.shape == (2, 10) and not torch.allclose(marginals[0], marginals[1])
     first.save()
     resumed = train_semisup(cfg, run_dir=tmp_path / "split", resume=True, progress=False)

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from gankit.cli import app
-from gankit.semisup import SemisupTrainer, load_semisup_config, load_semisup_data, train_semisup
+from gankit.semisup import load_semisup_config, load_semisup_data, semisup_trainer, train_semisup
 
 # A small version of the paper's setup: 10 labels per class, 14x14 images, D 196-250-250-10,
 # G 100-250-250-196, 400 steps of batch 100. Same seeds, same labels for both methods.
@@ -47,22 +47,22 @@ def test_unlabeled_data_clearly_beats_the_supervised_baseline(real_data_root, tm
 
 
 def test_validation_errors_are_counted_on_held_out_training_labels(real_data_root, tmp_path):
-    trainer = SemisupTrainer(_config(real_data_root, tmp_path, TINY + ["val_size=50", "parallel_seeds=2"]),
-                             tmp_path / "run")
-    d = trainer.data
+    game = semisup_trainer(_config(real_data_root, tmp_path, TINY + ["val_size=50", "parallel_seeds=2"]),
+                           tmp_path / "run").game
+    d = game.data
     for k in range(2):
         assert not set(d.val_indices[k].tolist()) & set(d.labeled_indices[k].tolist())
-    rows = trainer.evaluate()
+    rows = game.evaluate()
     for k, row in enumerate(rows):
-        predicted = trainer.classifiers()[k](d.x_unlabeled[d.val_indices[k]]).argmax(1)
+        predicted = game.classifiers()[k](d.x_unlabeled[d.val_indices[k]]).argmax(1)
         assert row["val_errors"] == int((predicted != d.y_val[k]).sum())
         assert 0 <= row["val_errors_raw"] <= 50 and "test_errors" in row
 
 
 def test_the_generator_gets_its_own_adam_settings_on_the_same_schedule(real_data_root, tmp_path):
     extra = ["g_lr=0.001", "g_beta1=0.0", "beta2=0.9999", "lr_decay_start=0.5"]
-    trainer = SemisupTrainer(_config(real_data_root, tmp_path, TINY + extra), tmp_path / "run")
-    d, g = trainer.opt_d.param_groups[0], trainer.opt_g.param_groups[0]
+    trainer = semisup_trainer(_config(real_data_root, tmp_path, TINY + extra), tmp_path / "run")
+    d, g = trainer.game.opt_d.param_groups[0], trainer.game.opt_g.param_groups[0]
     assert (d["lr"], d["betas"], g["lr"], g["betas"]) == (0.003, (0.5, 0.9999), 0.001, (0.0, 0.9999))
     for _ in range(5):  # 6 steps in all: the last 3 decay both rates linearly, in proportion
         trainer.train_step()
@@ -77,10 +77,10 @@ def test_a_resumed_run_ends_exactly_where_the_uninterrupted_one_does(real_data_r
                    f"consistency_target={target}", "balance_weight=1.0", "balance_ema=0.9"]
     whole = train_semisup(_config(real_data_root, tmp_path, tiny), run_dir=tmp_path / "whole",
                           progress=False, data=data)
-    first = SemisupTrainer(_config(real_data_root, tmp_path, tiny), tmp_path / "split", data=data)
+    first = semisup_trainer(_config(real_data_root, tmp_path, tiny), tmp_path / "split", data=data)
     for _ in range(4):  # stop mid-epoch (3 steps per epoch)
         first.train_step()
-    marginal = first.marginal.mean  # the running class marginal moved off uniform and is a distribution
+    marginal = first.game.marginal.mean  # the running class marginal moved off uniform and is a distribution
     assert not torch.allclose(marginal, torch.full_like(marginal, 0.1)) and torch.allclose(marginal.sum(-1),
                                                                                           torch.ones(1))
     first.save()
@@ -99,12 +99,13 @@ def test_the_mean_teacher_compares_d_with_its_lagging_ema_not_with_itself(real_d
     quiet = TINY + ["input_noise=0", "hidden_noise=0", "consistency_weight=1.0"]
     terms = {}
     for target in ("pi", "ema"):
-        trainer = SemisupTrainer(_config(real_data_root, tmp_path, quiet + [f"consistency_target={target}"]),
-                                 tmp_path / target, data=data)
+        trainer = semisup_trainer(_config(real_data_root, tmp_path, quiet + [f"consistency_target={target}"]),
+                                  tmp_path / target, data=data)
         terms[target] = [trainer.train_step()["consistency_unl"].item() for _ in range(3)]
+        game = trainer.game
         if target == "ema":
-            assert trainer.ema.model.training and not any(p.requires_grad for p in trainer.ema.model.parameters())
-            assert not trainer.classifiers()[0].training  # tested without the teacher's noise
+            assert game.ema.model.training and not any(p.requires_grad for p in game.ema.model.parameters())
+            assert not game.classifiers()[0].training  # tested without the teacher's noise
     assert terms["pi"] == [0.0, 0.0, 0.0]
     assert terms["ema"][0] == pytest.approx(0.0, abs=1e-12) and min(terms["ema"][1:]) > 1e-6, terms
 

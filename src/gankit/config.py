@@ -8,16 +8,19 @@ key (e.g. ``train.lr_g``), at load time, before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Sequence, TypeVar
 
 import yaml
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, GankitError
 
+T = TypeVar("T")
 RECIPES_DIR = Path(__file__).parent / "configs"
 
 
@@ -154,15 +157,25 @@ def _positive(obj, section: str, keys: list[str]) -> list[str]:
 
 # --- building dataclasses from plain dicts, with type checks -----------------------
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; allow int -> float only."""
+def _coerce(value: Any, tp: Any, key: str, allow_inf: bool = False) -> Any:
+    """Check ``value`` against the annotation ``tp``; allow int -> float and int -> str only.
+
+    Numbers must be finite (NaN never passes a range check); ``allow_inf``: +inf is allowed
+    (a field whose metadata says ``allow_inf``, e.g. an epsilon of inf for no privacy)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(tp)
         if value is None and type(None) in options:
             return None
         (inner,) = [t for t in options if t is not type(None)]
-        return _coerce(value, inner, key)
+        return _coerce(value, inner, key, allow_inf)
+    if tp is float:
+        number = _number(value, key)
+        if math.isnan(number) or (math.isinf(number) and not (allow_inf and number > 0)):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return number
+    if tp is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # e.g. a one-layer width list "500" written as 500
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise ConfigError(f"{key}: expected one of {list(typing.get_args(tp))}, got {value!r}")
@@ -172,16 +185,20 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} numbers, got {value!r}")
         return tuple(_coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, args)))
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if tp is float and isinstance(value, str):
+    if isinstance(value, str):
         try:  # YAML 1.1 reads 1e-4 (no dot) as a string
             return float(value)
         except ValueError:
             pass
-    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
-        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r} ({type(value).__name__})")
-    return value
+    raise ConfigError(f"{key}: expected float, got {value!r} ({type(value).__name__})")
 
 
 def from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
@@ -189,75 +206,107 @@ def from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix or 'recipe'}: expected a mapping, got {values!r}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in values.items():
         full = f"{prefix}{key}"
-        if key not in names:
-            raise ConfigError(f"unknown key {full!r}; valid keys here: {', '.join(names)}")
+        if key not in fields:
+            raise ConfigError(f"unknown key {full!r}; valid keys here: {', '.join(fields)}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             kwargs[key] = from_dict(tp, value or {}, f"{full}.")
         else:
-            kwargs[key] = _coerce(value, tp, full)
+            kwargs[key] = _coerce(value, tp, full, fields[key].metadata.get("allow_inf", False))
     return cls(**kwargs)
 
 
-# --- recipes and overrides ---------------------------------------------------------
+# --- recipes and overrides: the one config mechanism of every command -----------------
 
-def list_recipes() -> dict[str, str]:
-    """Recipe name -> one-line description, for the built-in recipes."""
+def list_recipes(recipes_dir: Path = RECIPES_DIR) -> dict[str, str]:
+    """Recipe name -> one-line description, for the built-in recipes in ``recipes_dir``."""
     out = {}
-    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+    for path in sorted(recipes_dir.glob("*.yaml")):
         out[path.stem] = (yaml.safe_load(path.read_text()) or {}).get("description", "")
     return out
 
 
-def find_recipe(name_or_path: str) -> Path:
+def find_recipe(name_or_path: str, recipes_dir: Path = RECIPES_DIR, kind: str = "recipe") -> Path:
+    """A YAML path as given, or the built-in recipe of that name; ConfigError naming the choices."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
             raise ConfigError(f"recipe file {path} does not exist")
         return path
-    builtin = RECIPES_DIR / f"{name_or_path}.yaml"
+    builtin = recipes_dir / f"{name_or_path}.yaml"
     if not builtin.is_file():
-        raise ConfigError(f"unknown recipe {name_or_path!r}; built-in recipes: {', '.join(list_recipes())}")
+        raise ConfigError(f"unknown {kind} {name_or_path!r}; built-in: {', '.join(list_recipes(recipes_dir))}")
     return builtin
 
 
 def apply_override(values: dict[str, Any], assignment: str) -> None:
-    """Apply ``section.key=value`` (value parsed as YAML) to a raw recipe dict."""
+    """Apply ``key=value`` or ``section.key=value`` (value parsed as YAML) to a raw recipe dict."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set {assignment!r}: expected section.key=value, e.g. train.lr_g=1e-4")
+        raise ConfigError(f"--set {assignment!r}: expected key=value (section.key=value for a sectioned "
+                          f"recipe), e.g. train.lr_g=1e-4")
     *sections, leaf = key.strip().split(".")
     node = values
     for section in sections:
         node = node.setdefault(section, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {assignment!r}: {section!r} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    try:
+        node[leaf] = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({exc.problem})") from None
 
 
-def read_recipe_file(path: Path, what: str) -> dict[str, Any]:
+def override(key: str, value: Any) -> str:
+    """``key=value`` for apply_override, quoting strings (a path may hold ':' or '#')."""
+    return f"{key}={json.dumps(value) if isinstance(value, str) else value}"
+
+
+def read_recipe_file(path: Path, what: str = "keys") -> dict[str, Any]:
     """A recipe's YAML as a dict (``name`` defaults to the file name); errors name the file."""
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of {what}, got {type(values).__name__}")
     values.setdefault("name", path.stem)
     return values
 
 
-def load_config(recipe: str | None = None, overrides: list[str] = ()) -> Config:
-    """Load a recipe (built-in name or YAML path; None: defaults) and apply overrides."""
+def load_recipe(cls: type[T], recipe: str | Path | None = None, overrides: Sequence[str] = (), *,
+                recipes_dir: Path = RECIPES_DIR, kind: str = "recipe") -> T:
+    """Build config dataclass ``cls`` from a recipe (built-in name or YAML path; None: the defaults)
+    and ``key=value`` overrides, then check it; unknown keys and bad values raise ConfigError."""
     values: dict[str, Any] = {}
     if recipe is not None:
-        values = read_recipe_file(find_recipe(recipe), "sections")
+        values = read_recipe_file(find_recipe(str(recipe), recipes_dir, kind))
     for assignment in overrides:
         apply_override(values, assignment)
-    config = from_dict(Config, values)
+    config = from_dict(cls, values)
+    config.check()
+    return config
+
+
+def load_config(recipe: str | None = None, overrides: Sequence[str] = ()) -> Config:
+    """A GAN recipe (built-in name or YAML path; None: defaults) with ``section.key=value`` overrides."""
+    return load_recipe(Config, recipe, overrides)
+
+
+def read_run_config(run_dir: str | Path, cls: type[T] = Config, overrides: Sequence[str] = ()) -> T:
+    """The resolved config a run folder holds (RUN/config.yaml), with overrides merged, checked."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise GankitError(f"{run_dir} is not a gankit run folder (no config.yaml)")
+    values = read_recipe_file(path)
+    for assignment in overrides:
+        apply_override(values, assignment)
+    config = from_dict(cls, values)
     config.check()
     return config

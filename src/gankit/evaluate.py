@@ -53,7 +53,7 @@ from gankit.metrics import (data_copying_test, fit_cells, mode_coverage, nearest
 from gankit.metrics.backbones import BACKBONES, NATURAL_IMAGES, WEIGHTS_DIR, extract, load_backbone
 from gankit.report import render_report
 from gankit.sampling import LoadedGenerator, class_labels, load_generator
-from gankit.train import load_training_data
+from gankit.game import load_training_data
 from gankit.viz import save_image_grid, save_scatter
 
 __all__ = ["evaluate", "run_folder", "MIN_SAMPLES"]

@@ -1,22 +1,28 @@
-"""The two players, their objective and penalties: what each phase of a step computes.
+"""The GAN game: two players, their objective and penalties, what each phase of a step computes.
 
-The loop in train.py only calls ``d_phase`` and ``g_phase`` (or ``joint_phase``); everything that varies
-between GAN recipes (objective, penalties, conditioning) lives here, looked up by
-name, with no branch on the recipe in the loop.
+The one loop (gankit.loop.Trainer) asks the game for the loss of each phase: ``d_phase`` and
+``g_phase`` (or ``joint_phase``). Everything that varies between GAN recipes (objective,
+penalties, conditioning, schedules) lives here, looked up by name, with no branch on the
+recipe in the loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
+from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
 from gankit import losses
-from gankit.config import Config
+from gankit.config import Config, TrainConfig
+from gankit.data import Dataset, load_dataset
+from gankit.distributed import DistInfo
 from gankit.errors import ConfigError
+from gankit.loop import EMA, BatchSampler, Game, Phase, Player, Schedule, constant, exponential_decay, linear_decay
 from gankit.nets import build_discriminator, build_generator
+from gankit.viz import save_loss_curve, save_sample_picture
 
 
 def _split(out) -> tuple[Tensor, Tensor | None]:
@@ -46,14 +52,111 @@ def sample_noise(n: int, z_dim: int, kind: str, device, generator: torch.Generat
                        device=generator.device if generator else device).to(device)
 
 
-class GANGame:
-    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, num_classes: int, device: torch.device):
-        self.cfg, self.G, self.D, self.device = cfg, G, D, device
-        self.objective = losses.OBJECTIVES[cfg.train.loss]
-        self.num_classes = num_classes if cfg.model.conditional != "none" else 0
-        bf16 = cfg.train.precision == "bf16" or (cfg.train.precision == "auto" and device.type == "cuda")
-        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 \
-            else contextlib.nullcontext
+def load_training_data(cfg: Config, device: torch.device | str = "cpu") -> Dataset:
+    """The training set a GAN recipe trains on (``data.limit`` applied), on ``device``."""
+    d = cfg.data
+    data = load_dataset(d.name, root=d.root, split="train", image_size=d.image_size,
+                        channels=d.channels, path=d.path, n=d.n, seed=cfg.train.seed)
+    if d.limit is not None:
+        data = data.subset(torch.arange(min(d.limit, len(data))))
+    return data.to(device)
+
+
+def make_optimizer(t: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=t.momentum)
+    return torch.optim.Adam(params, lr=lr, betas=t.betas)
+
+
+def lr_schedule(t: TrainConfig) -> Schedule:
+    if t.lr_schedule == "linear":
+        return linear_decay(t.steps, floor=t.lr_min)
+    if t.lr_schedule == "exponential":
+        return exponential_decay(t.lr_decay, t.lr_min)
+    return constant
+
+
+def momentum_schedule(t: TrainConfig) -> Callable[[int], float] | None:
+    """SGD momentum by step: a linear ramp to momentum_final when set; None for Adam."""
+    if t.optimizer != "sgd":
+        return None
+
+    def momentum(step: int) -> float:
+        if t.momentum_final is None or t.momentum_ramp_steps == 0:
+            return t.momentum
+        return t.momentum + min(step / t.momentum_ramp_steps, 1.0) * (t.momentum_final - t.momentum)
+    return momentum
+
+
+class GANGame(Game):
+    """The GAN game: D's phase (``n_dis`` times) then G's, or both at once (``train.update: simultaneous``)."""
+
+    supports_ddp = True
+
+    def __init__(self, cfg: Config, info: DistInfo):
+        self.cfg, self.info, t = cfg, info, cfg.train
+        self.device = info.device
+        self.data = load_training_data(cfg, info.device)
+        torch.manual_seed(t.seed)  # same initial weights on every rank
+        G, D = build_players(cfg, self.data.sample_shape, self.data.num_classes)
+        if hasattr(G, "init_output_bias") and self.data.is_image:  # the 2014 paper's output init
+            G.init_output_bias(self.data.x.float().mean(0).cpu() / 127.5 - 1)
+        self.G, self.D = G.to(info.device), D.to(info.device)
+        self.objective = losses.OBJECTIVES[t.loss]
+        self.num_classes = self.data.num_classes if cfg.model.conditional != "none" else 0
+        self.autocast = info.autocast
+        d = Player("D", self.D, make_optimizer(t, self.D.parameters(), t.lr_d), t.lr_d)
+        g = Player("G", self.G, make_optimizer(t, self.G.parameters(), t.lr_g), t.lr_g)
+        self.phases = [Phase("joint", (d, g))] if t.update == "simultaneous" else \
+            [Phase("D", (d,), repeats=t.n_dis), Phase("G", (g,))]
+        self.ema = EMA(self.G, t.ema, t.ema_start) if t.ema else None
+        self.averages = [(self.ema, self.G)] if self.ema else []
+        self.lr_schedule, self.momentum_schedule = lr_schedule(t), momentum_schedule(t)
+        if t.batch_size > len(self.data):
+            raise ConfigError(f"train.batch_size: {t.batch_size} is larger than the dataset ({len(self.data)} samples)")
+        if t.batch_size % info.world_size:
+            raise ConfigError(f"train.batch_size: {t.batch_size} is not divisible by the {info.world_size} processes")
+        self.sampler = BatchSampler(len(self.data), t.batch_size, seed=t.seed, rank=info.rank,
+                                    world_size=info.world_size, device=info.device)
+        g = torch.Generator().manual_seed(t.seed + 12345)  # fixed noise: frames are comparable
+        self.fixed_z = self.noise(t.n_samples, g)
+        self.fixed_y = torch.arange(t.n_samples, device=info.device) % self.num_classes if self.num_classes else None
+
+    # --- what the loop asks ---
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D, **({"G_ema": self.ema.model} if self.ema else {})}
+
+    def step_seed(self, step: int) -> int:
+        # Noise and dropout come from a stream seeded by (seed, rank, step): a resumed run
+        # draws exactly what the uninterrupted one drew, and each rank draws its own.
+        return (self.cfg.train.seed * 1_000_003 + self.info.rank) * 1_000_033 + step
+
+    def loss(self, phase: Phase, step: int, repeat: int):
+        if phase.name == "D":
+            return self.d_phase(*self.real_batch(step * self.cfg.train.n_dis + repeat))
+        if phase.name == "G":
+            return self.g_phase(self.sampler.local)
+        d_loss, g_loss, stats = self.joint_phase(*self.real_batch(step))
+        return {"D": d_loss, "G": g_loss}, stats
+
+    def checkpoint_meta(self, step: int) -> dict:
+        """What a checkpoint needs besides tensors to rebuild the players."""
+        return {"config": self.cfg.to_dict(), "sample_shape": list(self.data.sample_shape),
+                "num_classes": self.data.num_classes, "class_names": self.data.class_names}
+
+    def describe(self, row: dict) -> str:
+        return f"D {row['d_loss']:.3f}  G {row['g_loss']:.3f}"
+
+    def real_batch(self, t: int) -> tuple[Tensor, Tensor | None]:
+        """The t-th real batch of the run: indexed straight from the in-memory tensor."""
+        return self.data.batch(self.sampler(t))
+
+    def sample_generator(self) -> nn.Module:
+        """The EMA generator when the run keeps one, else the live one."""
+        return self.ema.model if self.ema else self.G
+
+    # --- the phases ---
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return sample_noise(n, self.cfg.model.z_dim, self.cfg.model.noise, self.device, generator)
@@ -137,3 +240,22 @@ class GANGame:
                 return G(z, y if self.num_classes else None).float()
         finally:
             G.train(was_training)
+
+
+class SamplePictures:
+    """A loop callback: the sample grid from fixed noise every ``every`` steps (and at the end), and the loss curve."""
+
+    def __init__(self, game: GANGame, run_dir: Path, every: int):
+        self.game, self.run_dir, self.every = game, run_dir, every
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, step: int, trainer) -> None:
+        last = step == trainer.settings.steps
+        if not trainer.info.is_main or not (step % self.every == 0 or last or trainer.interrupted):
+            return
+        game = self.game
+        samples = game.generate(game.sample_generator(), game.fixed_z, game.fixed_y)
+        ref = game.data.x[:2000] if not game.data.is_image else None
+        save_sample_picture(samples, self.run_dir / "samples" / f"step_{step:07d}.png",
+                            reference=ref, title=f"step {step}")
+        save_loss_curve(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curve.png")

@@ -1,11 +1,12 @@
-"""The run folder: resolved config, provenance, metrics log, samples, checkpoints.
+"""The run folder, the same for every game: resolved config, provenance, metrics log, checkpoints.
 
     RUN/config.yaml        the resolved config (a valid recipe: train it again with it)
-    RUN/meta.json          seed, versions, git commit, device, command line
-    RUN/metrics.jsonl      one line per generator step
-    RUN/samples/*.png      sample grids from fixed noise, every sample_every steps
-    RUN/loss_curve.png
+    RUN/meta.json          seed, versions, git commit, device, machine, command line
+    RUN/metrics.jsonl      the training log (one line per step, or per epoch for some games)
     RUN/checkpoints/ckpt-*.safetensors + .json
+    RUN/.lock              held while a process trains into the folder
+
+Games add their own outputs beside these (GAN sample grids, a semi-supervised classifier, ...).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 
 import yaml
 
+import torch
+
 from gankit import __version__
 from gankit.checkpoint import atomic_write_text
-from gankit.config import Config, from_dict
 from gankit.errors import GankitError
 
 
@@ -59,11 +61,19 @@ def stop_on_signal():
             signal.signal(s, h)
 
 
-def new_run_dir(cfg: Config) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(cfg.train.out_dir) / f"{cfg.name}-{stamp}"
+def machine_description(device: torch.device | str) -> str:
+    """The hardware a run used, for provenance and benchmark tables."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    return f"{cpu_name()}, {torch.get_num_threads()} torch thread(s)"
+
+
+def new_run_dir(out_dir: str | Path, name: str) -> Path:
+    """``out_dir/name-YYYYmmdd-HHMMSS`` (with -1, -2 ... when two runs start in the same second)."""
+    base = Path(out_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, i = base, 1
-    while path.exists():  # two runs started in the same second
+    while path.exists():
         path, i = base.with_name(f"{base.name}-{i}"), i + 1
     return path
 
@@ -81,32 +91,87 @@ def git_commit() -> str | None:
         return None
 
 
-def write_config(run_dir: Path, cfg: Config) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-
-
-def write_provenance(run_dir: Path, cfg: Config, device: str, world_size: int) -> None:
-    """meta.json: what is needed to trust and repeat the run besides its config."""
+def provenance(seed: int, device: torch.device | str, world_size: int = 1, **extra: Any) -> dict[str, Any]:
+    """What is needed to trust and repeat a run besides its config."""
     import numpy
-    import torch
-    meta = {
-        "seed": cfg.train.seed,
-        "gankit": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-        "python": platform.python_version(), "platform": platform.platform(),
-        "git_commit": git_commit(), "device": device, "world_size": world_size,
-        "command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    atomic_write_text(run_dir / "meta.json", json.dumps(meta, indent=1))
+    return {"seed": seed, **extra,
+            "gankit": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "git_commit": git_commit(), "device": str(device), "machine": machine_description(device),
+            "world_size": world_size, "command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def read_run_config(run_dir: Path) -> Config:
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise GankitError(f"{run_dir} is not a gankit run folder (no config.yaml)")
-    cfg = from_dict(Config, yaml.safe_load(path.read_text()))
-    cfg.check()
-    return cfg
+_HELD: dict[Path, list] = {}   # run folders this process holds: [lock file, holders]
+
+
+class RunFolder:
+    """One run's folder: config.yaml, meta.json, metrics.jsonl, checkpoints/ (and what the game adds).
+
+    A new run refuses a folder that already holds something: runs are never mixed. A run holds
+    an exclusive lock on RUN/.lock while it lives, so a second process cannot train into the
+    same folder; the operating system drops the lock when the process dies, however it dies.
+    """
+
+    def __init__(self, path: str | Path, *, resume: bool = False, main: bool = True):
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+        self._locked = False
+        if not main:  # another DDP rank: rank 0 checks, creates, locks and writes
+            return
+        if resume and not self.path.is_dir():
+            raise GankitError(f"cannot resume: {self.path} is not a run folder")
+        if not resume and self.path.exists():
+            if not self.path.is_dir():
+                raise GankitError(f"{self.path} is a file, not a run folder; choose another output folder")
+            if any(self.path.iterdir()):
+                raise GankitError(f"{self.path} already holds a run; continue it with --resume {self.path}, "
+                                  f"or choose another output folder (or delete this one)")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock()
+
+    def _lock(self) -> None:
+        key = self.path.resolve()
+        if key not in _HELD:
+            handle = open(self.path / ".lock", "a")
+            try:
+                import fcntl
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:   # no fcntl (Windows): no lock
+                pass
+            except OSError:
+                handle.close()
+                raise GankitError(f"{self.path} is in use by another gankit process (it holds {self.path / '.lock'}); "
+                                  f"wait for it to finish or stop it first") from None
+            _HELD[key] = [handle, 0]
+        _HELD[key][1] += 1
+        self._locked = True
+
+    def __enter__(self) -> "RunFolder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Let other processes use the folder (the end of training; also when this process exits)."""
+        if not self._locked:
+            return
+        self._locked = False
+        key = self.path.resolve()
+        entry = _HELD.get(key)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] == 0:
+                entry[0].close()
+                del _HELD[key]
+
+    def write_config(self, values: dict[str, Any]) -> None:
+        """RUN/config.yaml: the resolved config, itself a valid recipe."""
+        atomic_write_text(self.path / "config.yaml", yaml.safe_dump(values, sort_keys=False))
+
+    def write_meta(self, seed: int, device: torch.device | str, world_size: int = 1, **extra: Any) -> None:
+        """RUN/meta.json: provenance (versions, commit, machine, command line)."""
+        atomic_write_text(self.path / "meta.json", json.dumps(provenance(seed, device, world_size, **extra), indent=1))
 
 
 class MetricsLog:

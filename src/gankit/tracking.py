@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import torch
 
 from gankit import checkpoint
@@ -33,21 +31,23 @@ from gankit.metrics.quality import fid
 from gankit.runs import MetricsLog
 from gankit.viz import read_metrics, save_fid_curve
 
-if TYPE_CHECKING:
-    from gankit.train import Trainer
-
 EVAL_SEED = 2024      # the fixed noise the generator is scored on
 BATCH = 500
 
 
 class FIDTracker:
-    """A training callback (``callback(step, trainer)``); build it with the trainer it watches."""
+    """A loop callback (``callback(step, trainer)``) that scores a GAN game's generator.
 
-    def __init__(self, trainer: "Trainer"):
-        d, t = trainer.cfg.data, trainer.cfg.train
+    ``game``: a gankit.game.GANGame; ``step``: where the run starts (past evaluations are
+    forgotten beyond it on resume, like metrics.jsonl).
+    """
+
+    def __init__(self, game, run_dir: Path, step: int = 0):
+        d, t = game.cfg.data, game.cfg.train
+        self.game = game
         self.every, self.last_step = t.eval_every, t.steps
-        self.is_main = trainer.info.is_main
-        self.device = trainer.info.device
+        self.is_main = game.info.is_main
+        self.device = game.info.device
         if d.name in NATURAL_IMAGES:  # a missing weights file stops here, before training starts
             self.backbone = load_inception(None, self.device, data_root=d.root)
         elif d.name in BACKBONES:
@@ -56,22 +56,22 @@ class FIDTracker:
             raise ConfigError(f"train.eval_every: FID during training needs a feature backbone, and there "
                               f"is none for {d.name!r} (domain backbones: {', '.join(BACKBONES)}; "
                               f"Inception-v3 for {', '.join(NATURAL_IMAGES)}); set train.eval_every=0")
-        channels = getattr(self.backbone, "in_channels", trainer.data.sample_shape[0])
-        if channels != trainer.data.sample_shape[0]:
+        channels = getattr(self.backbone, "in_channels", game.data.sample_shape[0])
+        if channels != game.data.sample_shape[0]:
             raise ConfigError(f"train.eval_every: the {d.name} backbone reads {self.backbone.in_channels}-"
-                              f"channel images; this run makes {trainer.data.sample_shape[0]}-channel ones")
+                              f"channel images; this run makes {game.data.sample_shape[0]}-channel ones")
         test = load_dataset(d.name, root=d.root, split="test", image_size=d.image_size, channels=d.channels)
         g = torch.Generator().manual_seed(EVAL_SEED)
         rows = torch.randperm(len(test), generator=g)[:t.eval_samples]
         self.real_feats = self._features(test.x[rows])
-        self.z = trainer.game.noise(len(rows), g)
-        k = trainer.game.num_classes
+        self.z = game.noise(len(rows), g)
+        k = game.num_classes
         self.y = torch.arange(len(rows), device=self.device) % k if k else None
-        self.run_dir = trainer.run_dir
+        self.run_dir = Path(run_dir)
         self.log_path = self.run_dir / "evals.jsonl"
-        resumed = trainer.step > 0
+        resumed = step > 0
         if self.is_main:  # on resume, forget evaluations past the checkpoint, like metrics.jsonl
-            self.log = MetricsLog(self.log_path, trainer.step if resumed else None)
+            self.log = MetricsLog(self.log_path, step if resumed else None)
         past = [r["fid"] for r in read_metrics(self.log_path)] if resumed else []
         self.best = min(past, default=math.inf)
 
@@ -79,28 +79,28 @@ class FIDTracker:
         """Backbone features of uint8 (real) or [-1, 1] (generated) images; extract batches them."""
         return extract(self.backbone, images, batch_size=BATCH)[0].cpu()
 
-    def __call__(self, step: int, trainer: "Trainer") -> None:
+    def __call__(self, step: int, trainer=None) -> None:
         if step % self.every and step != self.last_step:
             return
         if not self.is_main:  # scoring is rank 0's job; the others go on training
             return
-        G = trainer.sample_generator()
-        fake = torch.cat([trainer.game.generate(G, self.z[i:i + BATCH], None if self.y is None
-                                                else self.y[i:i + BATCH]).clamp(-1, 1)
+        G = self.game.sample_generator()
+        fake = torch.cat([self.game.generate(G, self.z[i:i + BATCH], None if self.y is None
+                                             else self.y[i:i + BATCH]).clamp(-1, 1)
                           for i in range(0, len(self.z), BATCH)])
         score = fid(self.real_feats, self._features(fake))
         self.log.append([{"step": step, "fid": score}])
         if score < self.best:
             self.best = score
-            self._save_best(step, score, trainer)
+            self._save_best(step, score)
         save_fid_curve(self.log_path, self.run_dir / "fid_curve.png")
 
-    def _save_best(self, step: int, score: float, trainer: "Trainer") -> None:
+    def _save_best(self, step: int, score: float) -> None:
         # Rank 0's own copy: BatchNorm statistics are not averaged over ranks here (that needs
         # every rank, and the others are not scoring).
         checkpoint.save_checkpoint(
-            self.run_dir / "best", step, modules=trainer._modules(), optimizers={},
-            meta={**trainer.checkpoint_meta(), "fid": score, "eval_samples": len(self.z)}, keep=1)
+            self.run_dir / "best", step, modules=self.game.modules(), optimizers={},
+            meta={**self.game.checkpoint_meta(step), "fid": score, "eval_samples": len(self.z)}, keep=1)
 
 
 def best_record(run_dir: Path) -> dict | None:

@@ -29,6 +29,8 @@ loader, imported only then), and any checkpoint whose JSON carries a ``"classifi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import importlib
 from pathlib import Path
 from typing import Any, Callable
@@ -157,3 +159,33 @@ def read_classifier(path: str | Path, device: str | torch.device = "cpu") -> tup
                           f"'arch' (gankit robust-train) nor a 'classifier' record; see "
                           f"gankit.attacks.adapters for the format)")
     return model.to(device).eval(), record
+
+
+@dataclass
+class AttackTarget:
+    """A classifier to attack, the test set it belongs to, and where its robustness report goes."""
+
+    model: nn.Module
+    dataset: str
+    report_dir: Path
+
+
+def attack_target(checkpoint: str, device: str | torch.device = "cpu", dataset: str | None = None,
+                  report_dir: str | Path | None = None) -> AttackTarget:
+    """Resolve what `gankit attack CHECKPOINT` attacks: the model, its dataset (from its record unless
+    given) and the report folder (default: RUN/robustness, or robustness-NAME for backbone:NAME)."""
+    from gankit.distributed import pick_device
+    model, record = read_classifier(checkpoint, pick_device(str(device)))
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}
+    dataset = dataset or record.get("dataset") or config.get("dataset")
+    if dataset is None:
+        raise GankitError(f"{checkpoint}: the checkpoint does not say its dataset; pass --dataset")
+    if report_dir is None:
+        if checkpoint.startswith("backbone:"):
+            report_dir = Path(f"robustness-{dataset}")
+        else:
+            run = Path(checkpoint)
+            run = run.parent if run.suffix in (".json", ".safetensors") else run
+            run = run.parent if run.name == "checkpoints" else run
+            report_dir = run / "robustness"
+    return AttackTarget(model, dataset, Path(report_dir))

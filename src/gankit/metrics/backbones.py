@@ -4,7 +4,7 @@ FID, KID, precision/recall and density/coverage compare *features* of real and
 generated images. For MNIST-like data the usual ImageNet Inception network is a
 poor judge (it never saw a handwritten digit), so gankit ships its own domain
 classifiers: a small CNN per dataset, trained with a fixed seed by
-``python -m gankit.metrics.train_backbones`` and stored inside the package as
+``gankit backbone train`` and stored inside the package as
 ``weights/<dataset>.safetensors`` (tensors) plus ``weights/<dataset>.json``
 (constructor arguments, recipe, test accuracy, the command that produced it and
 the SHA-256 of the tensor file, checked on every load). Nothing is unpickled.
@@ -157,8 +157,7 @@ def load_backbone(dataset: str, device: str | torch.device = "cpu",
     for p in (json_path, st_path):
         if not p.is_file():
             raise GankitError(f"backbone weights for {dataset!r} are missing: {p} does not exist; "
-                              f"train them with `python -m gankit.metrics.train_backbones "
-                              f"--dataset {dataset}`")
+                              f"train them with `gankit backbone train {dataset}`")
     try:
         record = json.loads(json_path.read_text())
     except (OSError, ValueError) as exc:
@@ -171,7 +170,7 @@ def load_backbone(dataset: str, device: str | torch.device = "cpu",
         raise GankitError(f"backbone weights file {st_path} does not match its record {json_path.name}: "
                           f"SHA-256 is {digest}, expected {record.get('sha256')}. The file was modified "
                           f"or is corrupt; reinstall gankit or retrain with "
-                          f"`python -m gankit.metrics.train_backbones --dataset {dataset}`.")
+                          f"`gankit backbone train {dataset}`.")
     try:
         model = DomainClassifier(**record["model"])
         tensors = load_file(str(st_path))

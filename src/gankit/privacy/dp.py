@@ -132,6 +132,13 @@ class Ledger:
         eps = float(self._acc.get_epsilon(delta=self.delta, **_extra(self.accountant)))
         return eps if math.isfinite(eps) else math.inf
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The history as a (releases, 3) tensor (noise multiplier, sample rate, steps), for checkpoints."""
+        return {"history": torch.tensor(self.to_dict()["history"], dtype=torch.float64).reshape(-1, 3)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self._acc.history = [(float(s), float(q), int(n)) for s, q, n in state["history"].tolist()]
+
     def to_dict(self) -> dict:
         return {"accountant": self.accountant, "delta": self.delta,
                 "history": [[float(s), float(q), int(n)] for s, q, n in self._acc.history]}

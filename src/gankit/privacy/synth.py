@@ -17,9 +17,10 @@ import json
 import math
 import platform
 import warnings
-from dataclasses import asdict, dataclass, fields
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -27,22 +28,35 @@ from safetensors.torch import load_file, save_file
 
 from gankit import __version__
 from gankit.checkpoint import atomic_write_text
+from gankit.config import RECIPES_DIR as GAN_RECIPES, from_dict, load_recipe, read_run_config
 from gankit.errors import ConfigError, GankitError
+from gankit.loop import Game, LoopSettings, Phase, Player, Trainer
 from gankit.privacy.dp import Ledger, calibrate_noise, check_private_compatible, counts_noise, \
     make_private_discriminator
 from gankit.privacy.schema import Schema, Table
 from gankit.privacy.tablegan import TableDiscriminator, TableGenerator, d_rows_loss, g_loss
 from gankit.privacy.transform import TableEncoder
+from gankit.runs import RunFolder
 
 MODEL_FORMAT = 1
 MAX_CLASSES = 20
+RECIPES_DIR = GAN_RECIPES / "synth"
+
+
+class FitInterrupted(GankitError):
+    """The fit was stopped (Ctrl-C, SIGTERM) before its last step: no model was made."""
 
 
 @dataclass
 class SynthConfig:
-    """Settings of one fit. ``epsilon=math.inf`` trains without DP (for comparison)."""
+    """Settings of one fit (a recipe in gankit/configs/synth/ maps onto it one-to-one).
 
-    epsilon: float = 1.0          # target privacy budget; the spent one is read back from the accountant
+    ``epsilon=math.inf`` trains without DP (for comparison)."""
+
+    name: str = "synth"
+    description: str = ""
+    epsilon: float = field(default=1.0, metadata={"allow_inf": True})  # target privacy budget; the spent
+                                  # one is read back from the accountant
     delta: float = 1e-5           # keep it well below 1 / number of training rows
     steps: int = 400              # discriminator (= generator) steps (the benchmarked setting)
     batch_size: int = 64          # expected real rows per step (Poisson sampling) = generated rows per step
@@ -53,24 +67,34 @@ class SynthConfig:
     hidden: int = 64
     z_dim: int = 32
     modes: int = 5                # fixed-grid modes per numeric column (transform.py); 1 = min-max
-    accountant: str = "rdp"       # rdp or prv
+    accountant: Literal["rdp", "prv"] = "rdp"
     seed: int = 0                 # also seeds the DP noise: reproducible runs; keep it secret for a real release
 
-    def check(self, n_rows: int) -> None:
+    def check(self) -> None:
+        errors = []
         if not (self.epsilon > 0):
-            raise ConfigError(f"epsilon must be > 0 (or inf for no privacy), got {self.epsilon}")
+            errors.append(f"epsilon: must be > 0 (or inf for no privacy), got {self.epsilon}")
         if not (0 < self.delta < 1):
-            raise ConfigError(f"delta must be in (0, 1), got {self.delta}")
+            errors.append(f"delta: must be in (0, 1), got {self.delta}")
+        for name in ("steps", "batch_size", "hidden", "z_dim", "modes"):
+            if getattr(self, name) < 1:
+                errors.append(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("max_grad_norm", "lr_d", "lr_g"):
+            if not getattr(self, name) > 0:
+                errors.append(f"{name}: must be > 0, got {getattr(self, name)}")
+        if not (0 < self.prior_share < 1):
+            errors.append(f"prior_share: must be in (0, 1), got {self.prior_share}")
+        if errors:
+            raise ConfigError("invalid synth configuration:\n  " + "\n  ".join(errors))
+
+    def check_rows(self, n_rows: int) -> None:
+        """What depends on the training table's size."""
+        self.check()
         if math.isfinite(self.epsilon) and self.delta >= 1 / n_rows:
             raise ConfigError(f"delta={self.delta:g} is not below 1/n = {1 / n_rows:.3g} for {n_rows} training "
                               f"rows; such a delta allows publishing a whole record")
-        for name in ("steps", "batch_size", "hidden", "z_dim", "modes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size >= n_rows:
             raise ConfigError(f"batch_size {self.batch_size} must be below the {n_rows} training rows")
-        if not (0 < self.prior_share < 1):
-            raise ConfigError(f"prior_share must be in (0, 1), got {self.prior_share}")
 
     @property
     def private(self) -> bool:
@@ -124,7 +148,6 @@ class Synthesizer:
         if record.get("format") != MODEL_FORMAT:
             raise GankitError(f"{meta_path}: model format {record.get('format')} is not supported")
         config = config_from_dict(record["config"])
-        config.epsilon = float(config.epsilon)  # "inf" in JSON
         schema = Schema.from_dict(record["schema"], str(meta_path))
         encoder = TableEncoder(schema, config.modes)
         n_classes = len(schema.column(schema.target).categories)
@@ -141,11 +164,20 @@ def _config_dict(config: SynthConfig) -> dict:
 
 
 def config_from_dict(values: dict) -> SynthConfig:
-    known = {f.name for f in fields(SynthConfig)}
-    unknown = set(values) - known
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-    return SynthConfig(**values)
+    """A SynthConfig from a model record or recipe dict, with the checks of every config."""
+    config = from_dict(SynthConfig, values)
+    config.check()
+    return config
+
+
+def load_synth_config(recipe: str | None = "dp_acgan", overrides: Sequence[str] = ()) -> SynthConfig:
+    """A synth recipe (built-in name or YAML path) with ``key=value`` overrides."""
+    return load_recipe(SynthConfig, recipe, overrides, recipes_dir=RECIPES_DIR, kind="synth recipe")
+
+
+def read_synth_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> SynthConfig:
+    """The config of a fit's run folder (RUN/config.yaml), with overrides."""
+    return read_run_config(run_dir, SynthConfig, overrides)
 
 
 def noisy_class_prior(codes: np.ndarray, n_classes: int, sigma: float | None, rng: np.random.Generator
@@ -158,107 +190,154 @@ def noisy_class_prior(codes: np.ndarray, n_classes: int, sigma: float | None, rn
     return counts / counts.sum()
 
 
-def fit(train: Table, config: SynthConfig | None = None, *, on_step: Callable[[int, dict], None] | None = None,
-        discriminator: torch.nn.Module | None = None) -> Synthesizer:
-    """Train the conditional GAN on ``train`` (a Table whose schema names a target).
+class DPTableGame(Game):
+    """The conditional tabular GAN as a game: D's phase on real + generated rows (DP-SGD), then G's.
 
-    ``discriminator`` replaces the default net (it must map an encoded row to
-    (logit, class logits)); with a finite epsilon it must be DP-compatible (no BatchNorm).
+    Opacus wraps D and its optimizer when the game is built; the privacy ledger counts every
+    DP-SGD step through the optimizer's step hook (as Opacus attaches its own accountant).
     """
-    config = config or SynthConfig()
-    schema = train.schema
-    if schema.target is None:
-        raise ConfigError("the table has no target column; give --target COLUMN")
-    n_classes = len(schema.column(schema.target).categories)
-    if n_classes > MAX_CLASSES:
-        raise ConfigError(f"target {schema.target!r} has {n_classes} classes; at most {MAX_CLASSES} are supported")
-    n = len(train)
-    config.check(n)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    encoder = TableEncoder(schema, config.modes)
-    x_all = torch.from_numpy(encoder.encode(train))
-    y_all = torch.from_numpy(train.target_codes())
-    gen = TableGenerator(encoder.spans, n_classes, z_dim=config.z_dim, hidden=config.hidden)
-    disc = discriminator if discriminator is not None else TableDiscriminator(encoder.width, n_classes,
-                                                                              hidden=config.hidden)
-    if config.private:
-        check_private_compatible(disc)
-    q = config.batch_size / n
-    ledger = Ledger(config.delta, config.accountant)
-    sigma_prior = counts_noise(config.prior_share * config.epsilon, config.delta, config.accountant) \
-        if config.private else None
-    prior = noisy_class_prior(y_all.numpy(), n_classes, sigma_prior, rng)
-    opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_d, betas=(0.5, 0.9))
-    opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr_g, betas=(0.5, 0.9))
-    sigma = None
-    if config.private:
-        ledger.record(sigma_prior, 1.0)
-        sigma = calibrate_noise(epsilon=config.epsilon, delta=config.delta, sample_rate=q, steps=config.steps,
-                                before=ledger.history, accountant=config.accountant)
-        disc, opt_d = make_private_discriminator(module=disc, optimizer=opt_d, noise_multiplier=sigma,
-                                                 max_grad_norm=config.max_grad_norm,
-                                                 expected_batch_size=2 * config.batch_size)
-    prior_t = torch.as_tensor(prior, dtype=torch.float64)
+
+    def __init__(self, train: Table, config: SynthConfig, discriminator: torch.nn.Module | None = None):
+        schema = train.schema
+        if schema.target is None:
+            raise ConfigError("the table has no target column; give --target COLUMN")
+        n_classes = len(schema.column(schema.target).categories)
+        if n_classes > MAX_CLASSES:
+            raise ConfigError(f"target {schema.target!r} has {n_classes} classes; at most {MAX_CLASSES} are "
+                              f"supported")
+        n = len(train)
+        config.check_rows(n)
+        self.schema, self.config, self.n_train = schema, config, n
+        torch.manual_seed(config.seed)
+        rng = np.random.default_rng(config.seed)
+        encoder = TableEncoder(schema, config.modes)
+        self.x_all = torch.from_numpy(encoder.encode(train))
+        self.y_all = torch.from_numpy(train.target_codes())
+        self.G = TableGenerator(encoder.spans, n_classes, z_dim=config.z_dim, hidden=config.hidden)
+        disc = discriminator if discriminator is not None else TableDiscriminator(encoder.width, n_classes,
+                                                                                  hidden=config.hidden)
+        if config.private:
+            check_private_compatible(disc)
+        self.q = config.batch_size / n
+        self.ledger = Ledger(config.delta, config.accountant)
+        self.sigma_prior = counts_noise(config.prior_share * config.epsilon, config.delta, config.accountant) \
+            if config.private else None
+        self.prior = noisy_class_prior(self.y_all.numpy(), n_classes, self.sigma_prior, rng)
+        self.prior_t = torch.as_tensor(self.prior, dtype=torch.float64)
+        opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_d, betas=(0.5, 0.9))
+        opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(0.5, 0.9))
+        self.sigma = None
+        if config.private:
+            self.ledger.record(self.sigma_prior, 1.0)
+            self.sigma = calibrate_noise(epsilon=config.epsilon, delta=config.delta, sample_rate=self.q,
+                                         steps=config.steps, before=self.ledger.history,
+                                         accountant=config.accountant)
+            disc, opt_d = make_private_discriminator(module=disc, optimizer=opt_d, noise_multiplier=self.sigma,
+                                                     max_grad_norm=config.max_grad_norm,
+                                                     expected_batch_size=2 * config.batch_size)
+            opt_d.attach_step_hook(lambda _: self.ledger.record(self.sigma, self.q))
+        self.D = disc
+        # D's loss reads real rows: logged only without privacy (G's loss reads D alone: post-processing)
+        self.phases = [Phase("D", (Player("D", disc, opt_d, config.lr_d, log=not config.private),),
+                             context=_quiet_hooks),
+                       Phase("G", (Player("G", self.G, opt_g, config.lr_g),), context=self._d_hooks_off)]
+
+    def modules(self) -> dict:
+        return {"G": self.G, "D": self.D, "ledger": self.ledger}
+
+    def checkpoint_meta(self, step: int) -> dict:
+        return {"config": _config_dict(self.config)}
+
+    def loss(self, phase: Phase, step: int, repeat: int):
+        m = self.config.batch_size
+        return (self._d_loss(m), {}) if phase.name == "D" else (self._g_loss(m), {})
+
+    def _d_loss(self, m: int) -> torch.Tensor:
+        """D's loss on a Poisson batch of real rows plus ``m`` generated rows.
+
+        Privacy note. Real and generated rows go through D in ONE forward pass and one
+        backward, so Opacus computes one per-sample gradient per row and clips each to C.
+        A real record enters exactly one row; the generated rows depend only on G, which
+        is itself a function of earlier (already private) releases, and their number ``m``
+        is fixed (not the random real count), so two neighbouring datasets give the same
+        generated rows. The L2 sensitivity of the clipped sum is therefore C, and the
+        noise N(0, sigma^2 C^2) makes each step the subsampled Gaussian mechanism that the
+        accountant counts with sample rate q. (Opacus' dcgan.py instead sums the real and
+        fake gradient of sample i before clipping; both bound a record's effect by C.)
+        An empty real batch is fine: the generated rows keep the batch non-empty.
+        """
+        take = torch.rand(len(self.x_all)) < self.q
+        x_real, y_real = self.x_all[take], self.y_all[take]
+        y_fake = torch.multinomial(self.prior_t, m, True)
+        with torch.no_grad():
+            x_fake = self.G(self.G.noise(m), y_fake)
+        x = torch.cat([x_real, x_fake])
+        y = torch.cat([y_real, y_fake])
+        is_real = torch.cat([torch.ones(len(x_real)), torch.zeros(m)])
+        adv, cls = self.D(x)
+        return d_rows_loss(adv, cls, is_real, y).mean()
+
+    def _g_loss(self, m: int) -> torch.Tensor:
+        y = torch.multinomial(self.prior_t, m, True)
+        adv, cls = self.D(self.G(self.G.noise(m), y))
+        return g_loss(adv, cls, y)
+
+    @contextmanager
+    def _d_hooks_off(self) -> Iterator[None]:
+        """G's step needs D's input gradient, not per-sample gradients of D."""
+        if not self.config.private:
+            yield
+            return
+        self.D.disable_hooks()
+        try:
+            yield
+        finally:
+            self.D.enable_hooks()
+
+    def synthesizer(self) -> Synthesizer:
+        """The fitted model with its privacy record (call after training)."""
+        c = self.config
+        privacy = {"epsilon_target": c.epsilon if c.private else "inf", "delta": c.delta,
+                   "epsilon_spent": self.ledger.spent() if c.private else "inf", "noise_multiplier": self.sigma,
+                   "prior_noise_multiplier": self.sigma_prior, "sample_rate": self.q, "steps": c.steps,
+                   "max_grad_norm": c.max_grad_norm if c.private else None,
+                   "ledger": self.ledger.to_dict(), "schema_declared": self.schema.declared}
+        return Synthesizer(self.schema, c, self.G, self.prior, privacy, self.n_train)
+
+
+@contextmanager
+def _quiet_hooks() -> Iterator[None]:
     # Opacus' backward hooks make torch warn that the (generated, detached) inputs need no gradient.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        for step in range(1, config.steps + 1):
-            d_loss = _d_step(disc, gen, opt_d, x_all, y_all, q, config.batch_size, prior_t)
-            if config.private:
-                ledger.record(sigma, q)
-            gl = _g_step(disc, gen, opt_g, config.batch_size, prior_t, config.private)
-            if on_step is not None:  # losses go to the operator's screen, never into the saved model
-                on_step(step, {"d_loss": d_loss, "g_loss": gl})
-    privacy = {"epsilon_target": config.epsilon if config.private else "inf", "delta": config.delta,
-               "epsilon_spent": ledger.spent() if config.private else "inf", "noise_multiplier": sigma,
-               "prior_noise_multiplier": sigma_prior, "sample_rate": q, "steps": config.steps,
-               "max_grad_norm": config.max_grad_norm if config.private else None,
-               "ledger": ledger.to_dict(), "schema_declared": schema.declared}
-    return Synthesizer(schema, config, gen, prior, privacy, n)
+        yield
 
 
-def _d_step(disc, gen, opt_d, x_all, y_all, q, m, prior) -> float:
-    """One discriminator step on a Poisson batch of real rows plus ``m`` generated rows.
+def fit(train: Table, config: SynthConfig | None = None, *, run_dir: str | Path | None = None,
+        resume: bool = False, progress: bool = False, discriminator: torch.nn.Module | None = None) -> Synthesizer:
+    """Train the conditional GAN on ``train`` (a Table whose schema names a target).
 
-    Privacy note. Real and generated rows go through D in ONE forward pass and one
-    backward, so Opacus computes one per-sample gradient per row and clips each to C.
-    A real record enters exactly one row; the generated rows depend only on G, which
-    is itself a function of earlier (already private) releases, and their number ``m``
-    is fixed (not the random real count), so two neighbouring datasets give the same
-    generated rows. The L2 sensitivity of the clipped sum is therefore C, and the
-    noise N(0, sigma^2 C^2) makes each step the subsampled Gaussian mechanism that the
-    accountant counts with sample rate q. (Opacus' dcgan.py instead sums the real and
-    fake gradient of sample i before clipping; both bound a record's effect by C.)
-    An empty real batch is fine: the generated rows keep the batch non-empty.
+    ``run_dir``: a run folder for checkpoints and the training log (Ctrl-C saves, ``resume``
+    continues exactly); None trains in memory. ``discriminator`` replaces the default net (it
+    must map an encoded row to (logit, class logits)); with a finite epsilon it must be
+    DP-compatible (no BatchNorm).
     """
-    take = torch.rand(len(x_all)) < q
-    x_real, y_real = x_all[take], y_all[take]
-    y_fake = torch.multinomial(prior, m, True)
-    with torch.no_grad():
-        x_fake = gen(gen.noise(m), y_fake)
-    x = torch.cat([x_real, x_fake])
-    y = torch.cat([y_real, y_fake])
-    is_real = torch.cat([torch.ones(len(x_real)), torch.zeros(m)])
-    opt_d.zero_grad(set_to_none=True)
-    adv, cls = disc(x)
-    loss = d_rows_loss(adv, cls, is_real, y).mean()
-    loss.backward()
-    opt_d.step()
-    return float(loss.detach())
-
-
-def _g_step(disc, gen, opt_g, m, prior, private: bool) -> float:
-    y = torch.multinomial(prior, m, True)
-    if private:
-        disc.disable_hooks()  # G's step needs D's input gradient, not per-sample gradients of D
-    try:
-        adv, cls = disc(gen(gen.noise(m), y))
-        loss = g_loss(adv, cls, y)
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
+    config = config or SynthConfig()
+    game = DPTableGame(train, config, discriminator)
+    run = RunFolder(run_dir, resume=resume) if run_dir is not None else None
+    try:  # the run folder holds the checkpoints and the log; the model is saved elsewhere (Synthesizer.save)
+        if run is not None:
+            run.write_config(_config_dict(config))
+            if not resume:
+                run.write_meta(config.seed, "cpu", rows=len(train))
+        settings = LoopSettings(steps=config.steps, seed=config.seed, log_every=10,
+                                ckpt_minutes=5.0 if run is not None else None, keep_ckpts=2, label="fit",
+                                resume_command="gankit synth fit ... --resume {run}")
+        result = Trainer(game, run, settings, resume=resume).run(progress=progress)
     finally:
-        if private:
-            disc.enable_hooks()
-    return float(loss.detach())
+        if run is not None:
+            run.release()
+    if result.interrupted:
+        raise FitInterrupted(f"stopped at step {result.step} of {config.steps}; nothing was written to the model"
+                             + (f"; resume with --resume {run.path}" if run is not None else ""))
+    return game.synthesizer()

@@ -15,12 +15,12 @@ from gankit.semisup.losses import (class_balance_loss, conditional_entropy, cons
                                    unlabeled_loss)
 from gankit.semisup.nets import (Classifier, GaussianNoise, Generator, WNLinear, copy_of, data_dependent_init,
                                  stack_copies)
-from gankit.semisup.train import PolyakEMA, SemisupResult, SemisupTrainer, train_semisup
+from gankit.semisup.game import SemisupGame, SemisupResult, semisup_trainer, train_semisup
 
 __all__ = [
-    "Classifier", "GaussianNoise", "Generator", "PolyakEMA", "SemisupConfig", "SemisupResult", "SemisupTrainer",
+    "Classifier", "GaussianNoise", "Generator", "SemisupConfig", "SemisupGame", "SemisupResult",
     "WNLinear", "balanced_labeled_indices", "class_balance_loss", "conditional_entropy", "consistency_loss",
     "copy_of", "data_dependent_init", "feature_matching_loss", "list_semisup_recipes", "load_classifier",
     "load_image", "load_semisup_config", "load_semisup_data", "mean_prediction", "predict", "running_balance_loss",
-    "save_classifier", "stack_copies", "supervised_loss", "test_errors", "train_semisup", "unlabeled_loss",
+    "save_classifier", "semisup_trainer", "stack_copies", "supervised_loss", "test_errors", "train_semisup", "unlabeled_loss",
 ]

@@ -9,11 +9,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Sequence
 
-import yaml
-
-from gankit.config import apply_override, from_dict, read_recipe_file
+from gankit.config import list_recipes, load_recipe
 from gankit.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "configs" / "semisup"
@@ -81,7 +79,7 @@ class SemisupConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def check(self) -> "SemisupConfig":
+    def check(self) -> None:
         from gankit.semisup.nets import parse_widths
         errors = []
         for key in ("labels", "z_dim", "epochs", "batch_size", "lr", "adam_eps", "init_batch", "eval_every",
@@ -117,31 +115,13 @@ class SemisupConfig:
             errors.append(f"device: expected auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
         if errors:
             raise ConfigError("invalid semi-supervised configuration:\n  " + "\n  ".join(errors))
-        return self
 
 
 def list_semisup_recipes() -> dict[str, str]:
     """Recipe name -> one-line description."""
-    return {p.stem: (yaml.safe_load(p.read_text()) or {}).get("description", "")
-            for p in sorted(RECIPES_DIR.glob("*.yaml"))}
+    return list_recipes(RECIPES_DIR)
 
 
-def load_semisup_config(recipe: str | None = None, overrides: list[str] = ()) -> SemisupConfig:
+def load_semisup_config(recipe: str | None = None, overrides: Sequence[str] = ()) -> SemisupConfig:
     """Load a recipe (a built-in name or a YAML path; None: defaults) and apply ``key=value`` overrides."""
-    values: dict[str, Any] = {}
-    if recipe is not None:
-        path = Path(recipe)
-        if path.suffix not in (".yaml", ".yml"):
-            path = RECIPES_DIR / f"{recipe}.yaml"
-            if not path.is_file():
-                raise ConfigError(f"unknown semi-supervised recipe {recipe!r}; built-in: "
-                                  f"{', '.join(list_semisup_recipes())}")
-        elif not path.is_file():
-            raise ConfigError(f"recipe file {path} does not exist")
-        values = read_recipe_file(path, "keys")
-    for assignment in overrides:
-        apply_override(values, assignment)
-    for key in ("d_hidden", "g_hidden"):  # one layer, e.g. --set d_hidden=500, reads as a YAML int
-        if isinstance(values.get(key), int) and not isinstance(values.get(key), bool):
-            values[key] = str(values[key])
-    return from_dict(SemisupConfig, values).check()
+    return load_recipe(SemisupConfig, recipe, overrides, recipes_dir=RECIPES_DIR, kind="semi-supervised recipe")

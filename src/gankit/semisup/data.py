@@ -100,21 +100,3 @@ def load_semisup_data(dataset: str, n_labels: int, seeds: int | Sequence[int], *
         labeled_indices=idx, x_test=_rows(test).to(device), y_test=test.y.to(device),
         class_names=list(train.class_names or [str(k) for k in range(train.num_classes)]),
         image_shape=tuple(train.sample_shape), val_indices=val_idx, y_val=y_val)
-
-
-def random_shift(x: Tensor, image_shape: tuple[int, ...], max_shift: int) -> Tensor:
-    """Each image of ``x`` (..., H*W rows) moved by its own random (dy, dx) in [-max_shift, max_shift]^2.
-
-    Pixels moved in from outside are 0 (MNIST's background). Uses torch's global generator,
-    so the shifts follow the run's seeding like its other noise.
-    """
-    if max_shift <= 0:
-        return x
-    h, w = image_shape[-2:]
-    flat = x.reshape(-1, h, w)
-    n, m = flat.shape[0], max_shift
-    padded = torch.nn.functional.pad(flat, (m, m, m, m))
-    dy, dx = torch.randint(0, 2 * m + 1, (2, n, 1, 1), device=x.device)
-    rows = torch.arange(h, device=x.device).view(1, h, 1) + dy
-    cols = torch.arange(w, device=x.device).view(1, 1, w) + dx
-    return padded[torch.arange(n, device=x.device).view(n, 1, 1), rows, cols].reshape(x.shape)

@@ -1,4 +1,4 @@
-"""The ``gankit`` command. Thin: it parses arguments and calls the library."""
+"""Commands for GANs: `gankit train`, `sample`, `info`, `recipes`, `download`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from rich.table import Table
 
 from gankit.errors import GankitError
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode="markdown",
-                  help="gankit: train GANs and measure them honestly.")
+app = typer.Typer()   # the commands are registered on the main app by register()
 console = Console()
 
 QUICKSTART = "quickstart"
@@ -38,22 +37,19 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Train a GAN from a recipe. With no recipe: a short DCGAN on the embedded digits."""
-    from gankit.config import apply_override, from_dict, load_config, Config
-    from gankit.runs import read_run_config
+    from gankit.config import load_config, override, read_run_config
     from gankit.train import train as run_training
 
-    overrides = list(set_ or []) + ([f"data.root={data_root}"] if data_root else [])
+    overrides = list(set_ or []) + ([override("data.root", str(data_root))] if data_root else [])
     if resume:
         if recipe:
             raise GankitError("give either a recipe or --resume RUN_DIR, not both")
-        values = read_run_config(resume).to_dict()
-        for assignment in overrides:
-            apply_override(values, assignment)
-        cfg = from_dict(Config, values)
-        cfg.check()
+        cfg = read_run_config(resume, overrides=overrides)
     else:
         cfg = load_config(recipe or QUICKSTART, overrides)
     result = run_training(cfg, run_dir=resume or out, resume=resume is not None, progress=progress)
+    if result.interrupted:
+        stopped(f"gankit train --resume {result.run_dir}")
     if result.run_dir is not None:
         console.print(f"done: step {result.step}; samples in [cyan]{result.run_dir / 'samples'}[/], "
                       f"checkpoints in [cyan]{result.run_dir / 'checkpoints'}")
@@ -114,13 +110,17 @@ def download(
 @app.command(epilog="Example: `gankit recipes`, then `gankit train dcgan_mnist`")
 def recipes() -> None:
     """List the built-in recipes with one-line descriptions."""
+    from gankit.attacks.train import RECIPES_DIR as ROBUST
     from gankit.config import list_recipes
-    from gankit.semisup import list_semisup_recipes
-    table = Table("recipe", "description", box=None)
-    for name, description in list_recipes().items():
-        table.add_row(name, description)
-    for name, description in list_semisup_recipes().items():
-        table.add_row(name, f"{description} (gankit semisup --recipe {name})")
+    from gankit.metrics.train_backbones import RECIPES_DIR as BACKBONES
+    from gankit.privacy.synth import RECIPES_DIR as SYNTH
+    from gankit.semisup.config import RECIPES_DIR as SEMISUP
+    table = Table("recipe", "description", "command", box=None)
+    for folder, command in ((None, "gankit train {}"), (SEMISUP, "gankit semisup --recipe {}"),
+                            (ROBUST, "gankit robust-train --recipe {}"), (SYNTH, "gankit synth fit DATA --recipe {}"),
+                            (BACKBONES, "gankit backbone train {}")):
+        for name, description in (list_recipes(folder) if folder else list_recipes()).items():
+            table.add_row(name, description, command.format(name))
     console.print(table)
 
 
@@ -128,7 +128,7 @@ def recipes() -> None:
 def info(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
     """Summarise a run: config, progress, last metrics, checkpoints, samples."""
     from gankit.checkpoint import list_checkpoints
-    from gankit.runs import read_run_config
+    from gankit.config import read_run_config
     from gankit.tracking import best_record
     from gankit.viz import read_metrics
 
@@ -155,87 +155,16 @@ def info(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None
         console.print(f"latest sample grid: [cyan]{samples[-1]}")
 
 
-@app.command(epilog="""Examples:
-
-* `gankit evaluate runs/dcgan_mnist-20261124-101500 --data-root ../shared/data` : 10,000 samples, FID & co., Parzen
-
-* `gankit evaluate runs/quickstart-20261124-101500 -n 1000` : faster, noisier
-
-* `gankit evaluate RUN/checkpoints/ckpt-0002000.json --no-parzen`
-
-* `gankit evaluate runs/sngan_hinge_cifar10-... --inception ~/pt_inception-2015-12-05-6726825d.pth --device cuda`
-""")
-def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="A run folder or a ckpt-*.json / .safetensors file.")],
-    n: Annotated[int, typer.Option("-n", help="Number of samples (and of real images for the floors).")] = 10_000,
-    data_root: Annotated[Optional[Path], typer.Option(help="Folder holding mnist/, fashion-mnist/, ...")] = None,
-    seed: Annotated[int, typer.Option(help="Noise seed (also picks the training subset for the floors).")] = 0,
-    parzen: Annotated[Optional[bool], typer.Option("--parzen/--no-parzen", show_default=False,
-                                                   help="Parzen log-likelihood (default: on for MNIST and "
-                                                        "Fashion-MNIST when n >= 1000).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")] = "cpu",
-    progress: Annotated[bool, typer.Option(help="Show what is being computed.")] = True,
-    inception: Annotated[Optional[Path], typer.Option(help="FID Inception-v3 weights for CIFAR-10 (.pth or "
-                                                      ".safetensors, or their folder); default $GANKIT_INCEPTION, "
-                                                      "then DATA_ROOT/inception/ (docs/inception.md).")] = None,
-) -> None:
-    """Measure a generator against held-out real data; write metrics.json and the run's report.html."""
-    from rich.markup import escape
-    from gankit.evaluate import evaluate as run_evaluation
-    from gankit.report import copying_verdict, floor_label, metric_rows
-
-    metrics = run_evaluation(checkpoint, n=n, data_root=data_root, seed=seed, device=device, parzen=parzen,
-                             progress=progress, inception=inception)
-    table = Table("metric", "value", floor_label(metrics),
-                  title=f"{metrics['dataset']}, step {metrics['step']}, {metrics['n']} samples")
-    for row in metric_rows(metrics):
-        table.add_row(row.metric, row.value, row.floor)
-    console.print(table)
-    copying = (metrics.get("memorization") or {}).get("copying")
-    if copying:
-        console.print(copying_verdict(copying["generated"].get("z_u")))
-    by_reason: dict[str, list[str]] = {}
-    for key, reason in (metrics.get("skipped") or {}).items():
-        by_reason.setdefault(reason, []).append(key)
-    for reason, keys in by_reason.items():
-        console.print(f"[dim]not computed: {', '.join(keys)}: {escape(reason)}")
-    run_dir = Path(metrics["run_dir"])
-    console.print(f"wrote [cyan]{run_dir / 'metrics.json'}[/] and [cyan]{run_dir / 'report.html'}")
+def stopped(resume: str) -> None:
+    """A run that stopped before its last step (Ctrl-C, SIGTERM, a time budget): say so, exit with status 3."""
+    Console(stderr=True).print(f"[yellow]stopped before the last step[/]; continue with: {resume}")
+    raise typer.Exit(STOPPED)
 
 
-@app.command(epilog="""Examples:
-
-* `gankit report runs/dcgan_mnist-20261124-101500` : writes RUN/report.html
-
-* `gankit report RUN -o ~/Desktop/dcgan.html`
-""")
-def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file to write "
-                                                   "(default: RUN/report.html).")] = None,
-) -> None:
-    """Render a run folder as one self-contained HTML page (opens offline, no scripts)."""
-    from gankit.report import render_report
-    console.print(f"wrote [cyan]{render_report(run_dir, output)}")
+STOPPED = 3   # the exit status of a run that stopped early and can be resumed
 
 
-def _register_capabilities() -> None:
-    """Each capability keeps its commands in its own module (cli_*.py) to keep this file thin."""
-    from gankit import cli_attacks, cli_semisup, cli_synth
-    for module in (cli_semisup, cli_attacks, cli_synth):
-        module.register(app)
-
-
-_register_capabilities()
-
-
-def main() -> None:
-    try:
-        app()
-    except GankitError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}")
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()
+def register(main: typer.Typer) -> None:
+    """Add this module's commands to the ``gankit`` app."""
+    for command in app.registered_commands:
+        main.registered_commands.append(command)

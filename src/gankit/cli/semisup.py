@@ -38,6 +38,8 @@ def semisup(
     test error is measured on the official 10,000 test images with the Polyak-averaged
     classifier after the last epoch (never used to pick a model).
     """
+    from gankit.cli.train import stopped
+    from gankit.config import override
     from gankit.errors import GankitError
     from gankit.semisup import load_semisup_config, train_semisup
     from gankit.semisup.config import DEFAULT_RECIPE
@@ -50,14 +52,13 @@ def semisup(
     else:
         if dataset not in DEFAULT_RECIPE:
             raise GankitError(f"--dataset: expected one of {', '.join(DEFAULT_RECIPE)}, got {dataset!r}")
-        overrides = [f"dataset={dataset}", f"seed={seed}", f"parallel_seeds={parallel_seeds}"]
+        overrides = [override("dataset", dataset), f"seed={seed}", f"parallel_seeds={parallel_seeds}"]
     overrides += [f"labels={labels}"] * (labels is not None) + [f"epochs={epochs}"] * (epochs is not None)
-    overrides += ["method=supervised"] * supervised + ([f"data_root={data_root}"] if data_root else [])
+    overrides += ["method=supervised"] * supervised + ([override("data_root", str(data_root))] if data_root else [])
     cfg = load_semisup_config(recipe or DEFAULT_RECIPE[dataset], overrides + list(set_ or []))
     result = train_semisup(cfg, run_dir=out, resume=resume is not None, progress=progress)
     if result.test_errors is None:
-        console.print(f"stopped early; resume with [cyan]gankit semisup --resume {result.run_dir}")
-        return
+        stopped(f"gankit semisup --resume {result.run_dir}")
     for seed, folder, errors in zip(result.seeds, result.seed_dirs, result.test_errors):
         pct = 100 * errors / result.test_size
         console.print(f"{cfg.method} {cfg.dataset}, {cfg.labels} labels, seed {seed}, {result.epochs} epochs: "

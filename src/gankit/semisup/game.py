@@ -24,30 +24,26 @@ checkpoint continues exactly as the uninterrupted one would have.
 
 from __future__ import annotations
 
-import copy
 import json
-import math
-import platform
-import sys
-import time
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from gankit import __version__, checkpoint
+from gankit import distributed
 from gankit.checkpoint import atomic_write_text
-from gankit.errors import TrainingDiverged
-from gankit.runs import MetricsLog, cpu_name, git_commit, stop_on_signal
-from gankit.seeding import reseed
+from gankit.data.augment import random_shift
+from gankit.distributed import DistInfo
+from gankit.loop import EMA, BatchSampler, Game, LoopSettings, Phase, Player, Trainer, linear_decay
+from gankit.runs import MetricsLog, RunFolder, machine_description, new_run_dir
 from gankit.semisup import losses
 from gankit.semisup.classifier import predicted_classes, save_classifier, test_errors
 from gankit.semisup.config import SemisupConfig
-from gankit.semisup.data import SemisupData, load_semisup_data, random_shift
+from gankit.semisup.data import SemisupData, load_semisup_data
 from gankit.semisup.mistakes import save_mistakes
 from gankit.semisup.nets import Classifier, Generator, copy_of, data_dependent_init, parse_widths, stack_copies
-from gankit.semisup.progress import SemisupProgress
 
 
 @dataclass
@@ -60,26 +56,6 @@ class SemisupResult:
     epochs: int
     wall_seconds: float
     classifiers: list[nn.Module]
-
-
-class PolyakEMA:
-    """EMA of D's weights with the warm-up decay min(decay, (1 + t) / (10 + t)).
-
-    The warm-up keeps short runs from being dominated by the initial weights
-    (gankit.train.EMA, made for long GAN runs, averages from step 0 at full decay).
-    """
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay = decay
-
-    @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        beta = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1 - beta)
-        buffers = list(self.model.buffers())
-        if buffers:
-            torch._foreach_copy_(buffers, list(model.buffers()))
 
 
 class ClassMarginal(nn.Module):
@@ -98,48 +74,16 @@ class ClassMarginal(nn.Module):
         self.mean.lerp_(batch_mean, 1 - self.decay)
 
 
-class IndexStream:
-    """The t-th batch of an endless sequence of permutations of range(n), seeded by (seed, stream)."""
+class SemisupGame(Game):
+    """The semi-supervised game for seeds ``cfg.seeds`` side by side: D's phase, then G's (ssgan).
 
-    def __init__(self, n: int, batch: int, seed: int, stream: int, device):
-        self.n, self.batch, self.seed, self.stream, self.device = n, batch, seed, stream, device
-        self._cache: dict[int, Tensor] = {}
+    Each seed has its own labeled subset, initial weights (those of a run of that seed alone),
+    batch order and outputs in RUN/seed-K/ (RUN itself for one seed); the stack is a model
+    detail (nets.stack_copies). Stats are per seed, shape (copies,).
+    """
 
-    def _perm(self, j: int) -> Tensor:
-        if j not in self._cache:
-            g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.stream) * 1_000_033 + j)
-            self._cache = {j: torch.randperm(self.n, generator=g).to(self.device)}
-        return self._cache[j]
-
-    def __call__(self, t: int) -> Tensor:
-        start, parts, need = t * self.batch, [], self.batch
-        while need:
-            j, pos = divmod(start, self.n)
-            part = self._perm(j)[pos:pos + need]
-            parts.append(part)
-            need -= len(part)
-            start += len(part)
-        return torch.cat(parts)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def machine_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA)"
-    return f"{cpu_name()}, {torch.get_num_threads()} torch thread(s)"
-
-
-class SemisupTrainer:
-    """One run: data, players, optimizers, EMA, run folder; ``run()`` trains to the last epoch."""
-
-    def __init__(self, cfg: SemisupConfig, run_dir: Path | None = None, resume: bool = False,
-                 data: SemisupData | None = None):
-        self.cfg, self.device = cfg, pick_device(cfg.device)
+    def __init__(self, cfg: SemisupConfig, info: DistInfo, run_dir: Path, data: SemisupData | None = None):
+        self.cfg, self.info, self.device = cfg, info, info.device
         self.data = d = data or load_semisup_data(
             cfg.dataset, cfg.labels, cfg.seeds, root=cfg.data_root, unlabeled_limit=cfg.unlabeled_limit,
             image_size=cfg.image_size, val_size=cfg.val_size, device=self.device)
@@ -159,16 +103,17 @@ class SemisupTrainer:
         fused = True if self.device.type in ("cuda", "cpu") else None
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        self.phases = [Phase("D", (Player("D", self.D, self.opt_d, cfg.lr, log=False),))]
         self.G = self.opt_g = None
         if cfg.method == "ssgan":
             self.G = stack_copies(Gs)
             g_beta1 = cfg.beta1 if cfg.g_beta1 is None else cfg.g_beta1
-            g_adam = dict(adam, lr=cfg.g_lr or cfg.lr, betas=(g_beta1, cfg.beta2))
-            self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], **g_adam)
-        for opt in self._optimizers().values():  # the schedule scales each optimizer's own lr
-            for group in opt.param_groups:
-                group["base_lr"] = group["lr"]
-        self.ema = PolyakEMA(self.D, cfg.ema) if cfg.ema else None
+            g_lr = cfg.g_lr or cfg.lr
+            self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad],
+                                          **dict(adam, lr=g_lr, betas=(g_beta1, cfg.beta2)))
+            self.phases.append(Phase("G", (Player("G", self.G, self.opt_g, g_lr, log=False),)))
+        self.ema = EMA(self.D, cfg.ema, warmup=True) if cfg.ema else None
+        self.averages = [(self.ema, self.D)] if self.ema else []
         if self.ema and cfg.consistency_weight and cfg.consistency_target == "ema":
             self.ema.model.train()  # the teacher's noise on; tests and saves go through copy_of(...).eval()
         self.marginal = (ClassMarginal(len(self.seeds), len(d.class_names), cfg.balance_ema).to(self.device)
@@ -180,20 +125,18 @@ class SemisupTrainer:
             self._d_losses = torch.compile(self.d_losses, mode=mode, fullgraph=True)
             self._g_loss = torch.compile(self.g_loss, mode=mode, fullgraph=True)
         b, n_lab, n_unl = cfg.batch_size, cfg.labels, len(d.x_unlabeled)
-        self.labeled = [IndexStream(n_lab, b, seed, 0, self.device) for seed in self.seeds]
-        self.unlabeled_d = [IndexStream(n_unl, b, seed, 1, self.device) for seed in self.seeds]
-        self.unlabeled_g = [IndexStream(n_unl, b, seed, 2, self.device) for seed in self.seeds]
+        streams = [dict(seed=seed, last="wrap", device=self.device) for seed in self.seeds]
+        self.labeled = [BatchSampler(n_lab, b, stream=0, **s) for s in streams]
+        self.unlabeled_d = [BatchSampler(n_unl, b, stream=1, **s) for s in streams]
+        self.unlabeled_g = [BatchSampler(n_unl, b, stream=2, **s) for s in streams]
         self.copy_index = torch.arange(len(self.seeds), device=self.device)[:, None]
         self.steps_per_epoch = n_unl // b
         self.total_steps = cfg.epochs * self.steps_per_epoch
-        self.step, self.wall_seconds = 0, 0.0
-        self.run_dir = Path(run_dir) if run_dir else _new_run_dir(cfg)
+        self.lr_schedule = linear_decay(self.total_steps, start=cfg.lr_decay_start)
+        self.run_dir = Path(run_dir)
         self.seed_dirs = [self.run_dir] if len(self.seeds) == 1 else [self.run_dir / f"seed-{s}" for s in self.seeds]
-        self.ckpt_dir = self.run_dir / "checkpoints"
-        if resume:
-            self._restore()
-        self._write_run_files(resume)
-        self.logs = [MetricsLog(folder / "metrics.jsonl", self.step if resume else None) for folder in self.seed_dirs]
+        self._mean_unl: Tensor | None = None
+        self.last_rows: list[dict] = []
 
     def _players(self, seed: int) -> tuple[Classifier, Generator | None]:
         """One seed's D (weight-norm init on its own batch) and G: those of a run of that seed alone."""
@@ -209,24 +152,29 @@ class SemisupTrainer:
             G = Generator(cfg.z_dim, parse_widths(cfg.g_hidden, "g_hidden"), n_in).to(self.device)
         return D, G
 
-    # --- run folder ---------------------------------------------------------------
+    # --- what the loop asks ---
 
-    def _modules(self) -> dict[str, nn.Module]:
+    def modules(self) -> dict[str, nn.Module]:
         mods = {"D": self.D, **({"G": self.G} if self.G else {})}
         mods.update({"D_ema": self.ema.model} if self.ema else {})
         return {**mods, **({"class_marginal": self.marginal} if self.marginal else {})}
 
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_d": self.opt_d, **({"opt_g": self.opt_g} if self.opt_g else {})}
+    def checkpoint_meta(self, step: int) -> dict:
+        return {"config": self.cfg.to_dict()}
 
-    def _restore(self) -> None:
-        record = checkpoint.restore_latest(self.ckpt_dir, modules=self._modules(), optimizers=self._optimizers())
-        self.step, self.wall_seconds = record["step"], record.get("wall_seconds", 0.0)
+    def step_seed(self, step: int) -> int:
+        return self.cfg.seed * 1_000_003 + step  # noise: a function of (seed, step)
 
-    def _write_run_files(self, resume: bool) -> None:
-        import yaml
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+    def loss(self, phase: Phase, step: int, repeat: int) -> tuple[Tensor, dict[str, Tensor]]:
+        return self._d_phase(step) if phase.name == "D" else self._g_phase(step)
+
+    def end_step(self, step: int, stats: dict[str, Tensor]) -> None:
+        if self.marginal is not None:
+            self.marginal.update(self._mean_unl)
+
+    def write_run_files(self, run: RunFolder, resume: bool) -> None:
+        """config.yaml, each seed's labeled_indices.json, and meta.json for a new run."""
+        run.write_config(self.cfg.to_dict())
         for k, (seed, folder) in enumerate(zip(self.seeds, self.seed_dirs)):
             folder.mkdir(exist_ok=True)
             idx = self.data.labeled_indices[k].tolist()
@@ -234,35 +182,22 @@ class SemisupTrainer:
                 {"dataset": self.cfg.dataset, "seed": seed, "labels": len(idx), "indices": idx,
                  "classes": self.data.y_labeled[k].tolist()}))
         if not resume:
-            meta = {"seed": self.cfg.seed, "seeds": list(self.seeds), "gankit": __version__, "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform(),
-                    "git_commit": git_commit(), "device": str(self.device),
-                    "machine": machine_description(self.device), "command": sys.argv,
-                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            atomic_write_text(self.run_dir / "meta.json", json.dumps(meta, indent=1))
+            run.write_meta(self.cfg.seed, self.device, seeds=list(self.seeds))
+        self.logs = [MetricsLog(folder / "metrics.jsonl", None) for folder in self.seed_dirs]
 
-    def save(self) -> Path:
-        for name, module in self._modules().items():
-            if not all(torch.isfinite(p).all() for p in module.parameters()):
-                raise TrainingDiverged(f"{name} has non-finite weights at step {self.step}; not saving")
-        return checkpoint.save_checkpoint(
-            self.ckpt_dir, self.step, modules=self._modules(), optimizers=self._optimizers(),
-            meta={"config": self.cfg.to_dict(), "wall_seconds": self.wall_seconds}, keep=2)
+    def truncate_logs(self, step: int) -> None:
+        """On resume: each seed's log forgets the epochs after the checkpoint."""
+        self.logs = [MetricsLog(folder / "metrics.jsonl", step) for folder in self.seed_dirs]
 
-    # --- one step -----------------------------------------------------------------
-
-    def lr_factor(self, step: int) -> float:
-        """1, then linearly to 0 over the last (1 - lr_decay_start) of the run."""
-        left = 1 - step / self.total_steps
-        return min(1.0, left / (1 - self.cfg.lr_decay_start))
+    # --- one step ---
 
     def lr_at(self, step: int) -> float:
         """D's learning rate at ``step``."""
-        return self.cfg.lr * self.lr_factor(step)
+        return self.lr_schedule(self.cfg.lr, step)
 
-    def _batch(self, streams: list[IndexStream], step: int) -> Tensor:
+    def _batch(self, samplers: list[BatchSampler], step: int) -> Tensor:
         """(copies, batch) indices: each seed's own t-th batch."""
-        return torch.stack([stream(step) for stream in streams])
+        return torch.stack([sampler(step) for sampler in samplers])
 
     def _augment(self, x: Tensor) -> Tensor:
         """A batch of images as D sees them: each moved at random when ``translate`` is set.
@@ -270,10 +205,38 @@ class SemisupTrainer:
         Real and generated images alike (as DiffAugment, Zhao et al. 2020, does): when only the
         real ones moved, D told generated images by their placement and G collapsed (our runs).
         """
-        return random_shift(x, self.data.image_shape, self.cfg.translate)
+        if not self.cfg.translate:
+            return x
+        return random_shift(x.reshape(-1, 1, *self.data.image_shape[-2:]), self.cfg.translate).reshape(x.shape)
 
     def _noise(self, b: int) -> Tensor:
         return torch.rand(len(self.seeds), b, self.cfg.z_dim, device=self.device)  # the paper's uniform z
+
+    def _d_phase(self, s: int) -> tuple[Tensor, dict[str, Tensor]]:
+        cfg, d = self.cfg, self.data
+        if self.graphed:
+            torch.compiler.cudagraph_mark_step_begin()
+        lab = self._batch(self.labeled, s)
+        x_lab, y_lab = self._augment(d.x_labeled[self.copy_index, lab]), d.y_labeled[self.copy_index, lab]
+        x_unl = z = None
+        if self.G is not None:
+            x_unl, z = self._augment(d.x_unlabeled[self._batch(self.unlabeled_d, s)]), self._noise(lab.shape[1])
+        out = self._d_losses(x_lab, y_lab, x_unl, z, None if self.marginal is None else self.marginal.mean)
+        loss_d = out["loss_lab"]
+        if self.G is not None:
+            loss_d = (loss_d + cfg.unlabeled_weight * out["loss_unl"] + cfg.entropy_weight * out["entropy_unl"]
+                      + cfg.balance_weight * out["balance_unl"])
+            if cfg.consistency_weight:
+                loss_d = loss_d + cfg.consistency_weight * out["consistency_unl"]
+        if self.marginal is not None:
+            self._mean_unl = out.pop("mean_unl").detach().clone()
+        stats = {k: v.detach().clone() for k, v in out.items()}  # a clone: graphed outputs are reused
+        return loss_d.sum(), stats  # a sum: each seed's gradient is its own loss's, as in a run alone
+
+    def _g_phase(self, s: int) -> tuple[Tensor, dict[str, Tensor]]:
+        x_unl = self._augment(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)])
+        loss_g = self._g_loss(x_unl, self._noise(self.cfg.batch_size))
+        return loss_g.sum(), {"loss_g": loss_g.detach().clone()}
 
     def d_losses(self, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor | None, z: Tensor | None,
                  marginal: Tensor | None = None) -> dict[str, Tensor]:
@@ -319,53 +282,7 @@ class SemisupTrainer:
             f_real = self.D.stacked_features(x_unl)
         return losses.feature_matching_loss(f_real, self.D.stacked_features(self._augment(self.G(z))))
 
-    def train_step(self) -> dict[str, Tensor]:
-        """One step for every seed; the stats are per seed, shape (copies,)."""
-        cfg, s, d = self.cfg, self.step, self.data
-        if self.graphed:
-            torch.compiler.cudagraph_mark_step_begin()
-        reseed((cfg.seed * 1_000_003 + s) % 2**62, self.device)  # noise: a function of (seed, step)
-        for opt in self._optimizers().values():
-            for group in opt.param_groups:
-                group["lr"] = group["base_lr"] * self.lr_factor(s)
-        lab = self._batch(self.labeled, s)
-        x_lab, y_lab = self._augment(d.x_labeled[self.copy_index, lab]), d.y_labeled[self.copy_index, lab]
-        x_unl = z = None
-        if self.G is not None:
-            x_unl, z = self._augment(d.x_unlabeled[self._batch(self.unlabeled_d, s)]), self._noise(lab.shape[1])
-        out = self._d_losses(x_lab, y_lab, x_unl, z, None if self.marginal is None else self.marginal.mean)
-        loss_d = out["loss_lab"]
-        if self.G is not None:
-            loss_d = (loss_d + cfg.unlabeled_weight * out["loss_unl"] + cfg.entropy_weight * out["entropy_unl"]
-                      + cfg.balance_weight * out["balance_unl"])
-            if cfg.consistency_weight:
-                loss_d = loss_d + cfg.consistency_weight * out["consistency_unl"]
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.sum().backward()  # a sum: each seed's gradient is its own loss's, as in a run alone
-        self.opt_d.step()
-        if self.marginal is not None:
-            self.marginal.update(out.pop("mean_unl").detach())
-        stats = {k: v.detach().clone() for k, v in out.items()}  # a clone: graphed outputs are reused
-        if self.G is not None:
-            stats["loss_g"] = self._generator_step(s, lab.shape[1])
-        if self.ema:
-            self.ema.update(self.D, s)
-        self.step += 1
-        return stats
-
-    def _generator_step(self, s: int, b: int) -> Tensor:
-        self.D.requires_grad_(False)  # gradients flow through D to G, none are kept for D
-        try:
-            x_unl = self._augment(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)])
-            loss_g = self._g_loss(x_unl, self._noise(b))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.sum().backward()
-            self.opt_g.step()
-        finally:
-            self.D.requires_grad_(True)
-        return loss_g.detach().clone()
-
-    # --- the loop -------------------------------------------------------------------
+    # --- the epoch's log line, tests and samples ---
 
     @property
     def test_model(self) -> Classifier:
@@ -389,32 +306,31 @@ class SemisupTrainer:
             out.append(row)
         return out
 
-    def _end_epoch(self, sums: dict[str, Tensor], n: int, bar: SemisupProgress) -> list[dict]:
-        epoch = self.step // self.steps_per_epoch
-        means = {k: (v / max(n, 1)).tolist() for k, v in sums.items()}
-        rows = [{"epoch": epoch, "step": self.step, "lr": self.lr_at(self.step - 1),
-                 **{k: v[i] for k, v in means.items()}} for i in range(len(self.seeds))]
-        for seed, row in zip(self.seeds, rows):
-            bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
-            if bad:
-                raise TrainingDiverged(f"seed {seed}: {bad[0]} became {row[bad[0]]} in epoch {epoch}; "
-                                       f"training stopped")
-            folder = self.seed_dirs[self.seeds.index(seed)]
-            warnings = [w for w in (collapse_warning(row, seed, folder),
-                                    vanishing_class_warning(row, seed, len(self.data.class_names))) if w]
+    def record(self, rows: list[dict], trainer: Trainer, partial: bool) -> None:
+        """An epoch's line per seed: mean stats, warnings, test errors every eval_every epochs."""
+        if partial:  # a run stopped mid-epoch logs nothing for it (resuming repeats its steps)
+            return
+        step = rows[-1]["step"]
+        epoch = step // self.steps_per_epoch
+        keys = [k for k in rows[0] if k != "step"]
+        lines = [{"epoch": epoch, "step": step, "lr": self.lr_at(step - 1),
+                  **{k: sum(r[k][i] for r in rows) / len(rows) for k in keys}} for i in range(len(self.seeds))]
+        for seed, folder, line in zip(self.seeds, self.seed_dirs, lines):
+            warnings = [w for w in (collapse_warning(line, seed, folder),
+                                    vanishing_class_warning(line, seed, len(self.data.class_names))) if w]
             if warnings:
-                row["warning"] = " ".join(warnings)
+                line["warning"] = " ".join(warnings)
                 for warning in warnings:
-                    bar.console.print(f"[yellow]warning:[/yellow] {warning}")
-        if epoch % self.cfg.eval_every == 0 or self.step == self.total_steps:
-            for row, tested in zip(rows, self.evaluate()):
-                row.update(tested)
+                    trainer.bar.console.print(f"[yellow]warning:[/yellow] {warning}")
+        if epoch % self.cfg.eval_every == 0 or step == self.total_steps:
+            for line, tested in zip(lines, self.evaluate()):
+                line.update(tested)
             self._write_samples()
-        for row, log in zip(rows, self.logs):
-            row["wall_seconds"] = round(self.wall_seconds, 1)
-            log.append([row])
-        bar.epoch_done(rows, self.seeds, len(self.data.y_test))
-        return rows
+        for line, log in zip(lines, self.logs):
+            line["wall_seconds"] = round(trainer.wall_seconds, 1)
+            log.append([line])
+        trainer.bar.show(epoch_summary(lines, self.seeds, len(self.data.y_test)))
+        self.last_rows = lines
 
     def _write_samples(self) -> None:
         if self.G is None:
@@ -427,32 +343,7 @@ class SemisupTrainer:
                 images = G(z).cpu().view(-1, *self.data.image_shape)
             save_image_grid(images * 2 - 1, folder / "samples.png", nrow=10)
 
-    def run(self, progress: bool = True) -> SemisupResult:
-        self.D.train()
-        if self.G:
-            self.G.train()
-        sums: dict[str, Tensor] = {}
-        n, last, saved_at = 0, [], time.monotonic()
-        with stop_on_signal() as stop, SemisupProgress(self.total_steps, self.step, progress, self.run_dir) as bar:
-            while self.step < self.total_steps and not stop.is_set():
-                t0 = time.perf_counter()
-                stats = self.train_step()
-                for k, v in stats.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                n += 1
-                self.wall_seconds += time.perf_counter() - t0
-                bar.advance()
-                if self.step % self.steps_per_epoch == 0:
-                    last = self._end_epoch(sums, n, bar)
-                    sums, n = {}, 0
-                    # on a GPU an epoch takes seconds: a checkpoint every epoch would cost as much again
-                    if self.step == self.total_steps or time.monotonic() - saved_at >= 60 * self.cfg.save_every_minutes:
-                        self.save()
-                        saved_at = time.monotonic()
-            if stop.is_set():
-                self.save()
-                bar.console.print(f"stopped at step {self.step}; resume with --resume {self.run_dir}")
-        return self._finish(last)
+    # --- after the last epoch ---
 
     def _save_mistakes(self, model: nn.Module, path: Path) -> list[int]:
         """Draw what the classifier gets wrong on the test set; return its errors per true class."""
@@ -461,29 +352,40 @@ class SemisupTrainer:
         matrix = save_mistakes(d.x_test.view(-1, *d.image_shape[-2:]), d.y_test, predicted, d.class_names, path)
         return (matrix.sum(1) - matrix.diagonal()).tolist()
 
-    def _finish(self, last: list[dict]) -> SemisupResult:
-        done = self.step >= self.total_steps
+    def finish(self, wall_seconds: float) -> list[int]:
+        """Each seed's classifier, result.json and mistakes picture; returns the test errors per seed."""
         test_size = len(self.data.y_test)
-        errors = None
-        if done:
-            tested = last if last and "test_errors" in last[0] else self.evaluate()
-            errors = [row["test_errors"] for row in tested]
-            machine = machine_description(self.device)
-            for seed, folder, model, err in zip(self.seeds, self.seed_dirs, self.classifiers(), errors):
-                meta = {"dataset": self.cfg.dataset, "labels": self.cfg.labels, "seed": seed,
-                        "method": self.cfg.method, "epochs": self.cfg.epochs, "test_errors": err,
-                        "test_size": test_size, "class_names": self.data.class_names,
-                        "image_shape": list(self.data.image_shape), "config": self.cfg.to_dict()}
-                save_classifier(folder / "classifier", model, meta)
-                result = {k: meta[k] for k in ("dataset", "labels", "seed", "method", "epochs", "test_errors",
-                                               "test_size")}
-                result.update(test_error_percent=100 * err / test_size, steps=self.step,
-                              wall_seconds=round(self.wall_seconds, 1), machine=machine,
-                              trained_with_seeds=list(self.seeds),
-                              errors_by_true_class=self._save_mistakes(model, folder / "mistakes.png"))
-                atomic_write_text(folder / "result.json", json.dumps(result, indent=1))
-        return SemisupResult(self.run_dir, self.seeds, self.seed_dirs, errors, test_size,
-                             self.step // self.steps_per_epoch, self.wall_seconds, self.classifiers())
+        last = self.last_rows
+        tested = last if last and "test_errors" in last[0] else self.evaluate()
+        errors = [row["test_errors"] for row in tested]
+        machine = machine_description(self.device)
+        for seed, folder, model, err in zip(self.seeds, self.seed_dirs, self.classifiers(), errors):
+            meta = {"dataset": self.cfg.dataset, "labels": self.cfg.labels, "seed": seed,
+                    "method": self.cfg.method, "epochs": self.cfg.epochs, "test_errors": err,
+                    "test_size": test_size, "class_names": self.data.class_names,
+                    "image_shape": list(self.data.image_shape), "config": self.cfg.to_dict()}
+            save_classifier(folder / "classifier", model, meta)
+            result = {k: meta[k] for k in ("dataset", "labels", "seed", "method", "epochs", "test_errors",
+                                           "test_size")}
+            result.update(test_error_percent=100 * err / test_size, steps=self.total_steps,
+                          wall_seconds=round(wall_seconds, 1), machine=machine,
+                          trained_with_seeds=list(self.seeds),
+                          errors_by_true_class=self._save_mistakes(model, folder / "mistakes.png"))
+            atomic_write_text(folder / "result.json", json.dumps(result, indent=1))
+        return errors
+
+
+def epoch_summary(rows: list[dict], seeds: tuple[int, ...], test_size: int) -> str:
+    """The text beside the bar: losses as the mean over the seeds, test errors per seed."""
+    mean = {k: statistics.mean(r[k] for r in rows) for k in ("loss_lab", "loss_unl", "loss_g") if k in rows[0]}
+    info = f"epoch {rows[0]['epoch']}  CE {mean['loss_lab']:.3f}"
+    if "loss_g" in mean:
+        info += f"  unl {mean['loss_unl']:.3f}  FM {mean['loss_g']:.3f}"
+    if "test_errors" in rows[0]:
+        errors = [r["test_errors"] for r in rows]
+        info += f"  test errors {errors[0]}/{test_size}" if len(rows) == 1 else \
+            "  test errors " + " ".join(f"s{s}:{e}" for s, e in zip(seeds, errors)) + f" /{test_size}"
+    return info
 
 
 # D's unlabeled loss, an epoch's mean: about 0.3-0.4 while G keeps up (our MNIST runs); 0.009 and then
@@ -521,13 +423,26 @@ def vanishing_class_warning(row: dict, seed: int, num_classes: int) -> str | Non
             f"balance_weight (e.g. 1) keeps the predicted classes balanced.")
 
 
-def _new_run_dir(cfg: SemisupConfig) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(cfg.out_dir) / f"{cfg.name}-{cfg.method}-{cfg.labels}-s{cfg.seed}-{stamp}"
-    path, i = base, 1
-    while path.exists():
-        path, i = base.with_name(f"{base.name}-{i}"), i + 1
-    return path
+def semisup_trainer(cfg: SemisupConfig, run_dir: str | Path | None = None, resume: bool = False,
+                    data: SemisupData | None = None) -> Trainer:
+    """The one loop set up to play ``cfg``'s semi-supervised game (``trainer.game``) into a run folder."""
+    info = distributed.setup(cfg.device)
+    path = Path(run_dir) if run_dir else new_run_dir(
+        cfg.out_dir, f"{cfg.name}-{cfg.method}-{cfg.labels}-s{cfg.seed}")
+    run = RunFolder(path, resume=resume)
+    try:
+        game = SemisupGame(cfg, info, run.path, data)
+        settings = LoopSettings(steps=game.total_steps, seed=cfg.seed, log_every=game.steps_per_epoch,
+                                ckpt_minutes=cfg.save_every_minutes, keep_ckpts=2, label="semisup",
+                                resume_command="gankit semisup --resume {run}")
+        game.write_run_files(run, resume)
+        trainer = Trainer(game, run, settings, info, resume)
+        if resume:
+            game.truncate_logs(trainer.step)
+    except BaseException:
+        run.release()
+        raise
+    return trainer
 
 
 def train_semisup(cfg: SemisupConfig, *, run_dir: str | Path | None = None, resume: bool = False,
@@ -540,4 +455,10 @@ def train_semisup(cfg: SemisupConfig, *, run_dir: str | Path | None = None, resu
     load_semisup_data for this config's dataset, labels, seed and sizes, to share one
     load between runs (e.g. a method and its baseline); None loads it.
     """
-    return SemisupTrainer(cfg, Path(run_dir) if run_dir else None, resume, data).run(progress)
+    trainer = semisup_trainer(cfg, run_dir, resume, data)
+    game: SemisupGame = trainer.game
+    with trainer.run_folder:
+        result = trainer.run(progress)
+        errors = None if result.interrupted else game.finish(result.wall_seconds)
+    return SemisupResult(trainer.run_dir, game.seeds, game.seed_dirs, errors, len(game.data.y_test),
+                         trainer.step // game.steps_per_epoch, result.wall_seconds, game.classifiers())

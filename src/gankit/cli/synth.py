@@ -41,32 +41,6 @@ def _epsilon(text: str) -> float:
     return value
 
 
-def _load_training_table(data: str, target: Optional[str], schema: Optional[Path], holdout: float, seed: int):
-    from gankit.privacy import EXAMPLES, infer_schema, load_example, load_schema, read_csv, split_table
-    if data in EXAMPLES and not Path(data).exists():
-        if schema is not None:
-            raise GankitError(f"{data} is a built-in example with its own declared schema; drop --schema")
-        train, hold = load_example(data)
-        if target not in (None, train.schema.target):
-            raise GankitError(f"the {data} example's target is {train.schema.target!r}, not {target!r}")
-        return train, hold, {"example": data}
-    path = Path(data)
-    if not path.is_file():
-        raise GankitError(f"{data} is neither a CSV file nor a built-in example ({', '.join(EXAMPLES)})")
-    spec = load_schema(schema) if schema else infer_schema(path, target)
-    if target is not None:
-        if spec.target not in (None, target):
-            raise GankitError(f"--target {target!r} differs from the schema's target {spec.target!r}")
-        spec.target = target
-        spec.check(str(schema or path))
-    if spec.target is None:
-        raise GankitError("name the outcome column with --target COLUMN (or 'target:' in the schema)")
-    spec.column(spec.target)
-    train, hold = split_table(read_csv(path, spec), holdout, seed)
-    return train, hold, {"csv": str(path.resolve()), "holdout": holdout, "split_seed": seed,
-                         "schema": str(Path(schema).resolve()) if schema else None}
-
-
 @synth_app.command(epilog="""Examples:
 
 * `gankit synth fit breast-cancer --epsilon 1 -o model/` : the built-in breast-cancer table (declared schema)
@@ -75,50 +49,76 @@ def _load_training_table(data: str, target: Optional[str], schema: Optional[Path
 
 * `gankit synth fit patients.csv --target outcome --epsilon inf -o nodp/` : no privacy, for comparison
 
+* `gankit synth fit breast-cancer -o model/ --set hidden=128 --set steps=800` : recipe overrides
+
+* `gankit synth fit breast-cancer -o model/ --resume runs/synth-breast-cancer-20261204-101500` : after Ctrl-C
+
 Without --schema the bounds and categories are read off the data (a warning says they are not
 covered by epsilon) and written to MODEL/schema.yaml for you to edit and declare.
 """)
 def fit(
     data: Annotated[str, typer.Argument(help="A CSV file with a header line, or a built-in example: "
                                              "breast-cancer, diabetes.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write (new or empty).")],
     target: Annotated[Optional[str], typer.Option(help="Outcome column (categorical) to condition on.")] = None,
-    epsilon: Annotated[str, typer.Option(help="Privacy budget; inf trains without DP.")] = "1",
-    delta: Annotated[float, typer.Option(help="Delta of (epsilon, delta)-DP; keep it below 1/rows.")] = 1e-5,
+    recipe: Annotated[str, typer.Option(help="Recipe name (see `gankit recipes`) or YAML path; the flags "
+                                             "below override it.")] = "dp_acgan",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override: key=value (repeatable), "
+                                                      "e.g. --set hidden=128.")] = None,
+    epsilon: Annotated[Optional[str], typer.Option(help="Privacy budget; inf trains without DP [default: 1].")] = None,
+    delta: Annotated[Optional[float], typer.Option(help="Delta of (epsilon, delta)-DP; keep it below 1/rows "
+                                                        "[default: 1e-5].")] = None,
     schema: Annotated[Optional[Path], typer.Option(help="YAML schema: column types, bounds, categories.")] = None,
-    steps: Annotated[int, typer.Option(help="Discriminator/generator steps.")] = 400,
-    batch_size: Annotated[int, typer.Option(help="Expected real rows per step (Poisson sampling).")] = 64,
-    max_grad_norm: Annotated[float, typer.Option(help="Per-sample gradient clipping bound.")] = 1.0,
+    steps: Annotated[Optional[int], typer.Option(help="Discriminator/generator steps [default: 400].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Expected real rows per step (Poisson sampling) "
+                                                           "[default: 64].")] = None,
+    max_grad_norm: Annotated[Optional[float], typer.Option(help="Per-sample gradient clipping bound "
+                                                               "[default: 1].")] = None,
     holdout: Annotated[float, typer.Option(help="Share of a CSV's rows kept out of training for the report.")] = 0.2,
-    accountant: Annotated[str, typer.Option(help="rdp or prv.")] = "rdp",
-    seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and the DP noise "
-                                          "(anyone who knows it can replay the noise: keep it secret for a "
-                                          "real release).")] = 0,
+    accountant: Annotated[Optional[str], typer.Option(help="rdp or prv [default: rdp].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the split, the initialisation and the DP noise "
+                                                     "(anyone who knows it can replay the noise: keep it secret "
+                                                     "for a real release) [default: 0].")] = None,
+    run: Annotated[Optional[Path], typer.Option(help="Run folder for checkpoints and the training log "
+                                                     "(default: runs/synth-NAME-TIME); keep it private: its "
+                                                     "log is not covered by epsilon.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the fit whose run folder this is.")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Fit a (differentially private) conditional tabular GAN to a table; write the model folder."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    from gankit.privacy import SynthConfig, fit as fit_model, save_schema
+    from gankit.config import override
+    from gankit.privacy import save_schema
+    from gankit.privacy.source import load_training_table
+    from gankit.privacy.synth import fit as fit_model, load_synth_config, read_synth_config
+    from gankit.runs import new_run_dir
 
+    flags = dict(epsilon=None if epsilon is None else _epsilon(epsilon), delta=delta, steps=steps,
+                 batch_size=batch_size, max_grad_norm=max_grad_norm, accountant=accountant, seed=seed)
+    overrides = [override(k, v) for k, v in flags.items() if v is not None] + list(set_ or [])
+    config = read_synth_config(resume, overrides) if resume else load_synth_config(recipe, overrides)
+    check_model_output(output)
     with _shown_warnings():
-        train, hold, source = _load_training_table(data, target, schema, holdout, seed)
-    config = SynthConfig(epsilon=_epsilon(epsilon), delta=delta, steps=steps, batch_size=batch_size,
-                         max_grad_norm=max_grad_norm, accountant=accountant, seed=seed)
-    bar = Progress(TextColumn("[bold]fit"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[losses]}"),
-                   TimeRemainingColumn(), console=Console(stderr=True), disable=not progress)
-    with bar, _shown_warnings():
-        task = bar.add_task("fit", total=steps, losses="")
-
-        def on_step(step: int, losses: dict) -> None:
-            bar.update(task, advance=1, losses=f"D {losses['d_loss']:.3f}  G {losses['g_loss']:.3f}")
-        model = fit_model(train, config, on_step=on_step)
+        train, hold, source = load_training_table(data, target, schema, holdout, config.seed)
+    run_dir = resume or run or new_run_dir("runs", f"synth-{Path(data).stem}")
+    with _shown_warnings():
+        model = fit_model(train, config, run_dir=run_dir, resume=resume is not None, progress=progress)
     model.source = source
     model.save(output)
     save_schema(train.schema, output / "schema.yaml")
     spent = model.privacy["epsilon_spent"]
     what = "no differential privacy (epsilon = inf)" if spent == "inf" else \
-        f"epsilon spent {spent:.3f} at delta {delta:g} (accountant: {accountant})"
-    console.print(f"fitted on {len(train)} rows ({len(hold)} held out): {what}; model in [cyan]{output}")
+        f"epsilon spent {spent:.3f} at delta {config.delta:g} (accountant: {config.accountant})"
+    console.print(f"fitted on {len(train)} rows ({len(hold)} held out): {what}; model in [cyan]{output}[/] "
+                  f"(run folder {run_dir})")
+
+
+def check_model_output(output: Path) -> None:
+    """A model folder is written new: an existing file, or a folder holding anything, is refused."""
+    if output.exists() and not output.is_dir():
+        raise GankitError(f"-o {output}: is a file; give a folder name for the model")
+    if output.is_dir() and any(output.iterdir()):
+        raise GankitError(f"-o {output}: the folder is not empty (it may hold an earlier model and its report); "
+                          f"choose a new folder or delete this one")
 
 
 @synth_app.command(epilog="Example: `gankit synth sample model/ -n 10000 -o synthetic.csv`")
@@ -133,23 +133,6 @@ def sample(
     synthesizer = Synthesizer.load(model)
     synthesizer.sample(n, seed=seed).to_csv(output)
     console.print(f"wrote {n} synthetic rows to [cyan]{output}")
-
-
-def load_report_data(model, data: Optional[Path]):
-    """The training and held-out tables a model was fitted on (the split is re-made from its record)."""
-    from gankit.privacy import load_example, read_csv, split_table
-    source = model.source or {}
-    if "example" in source:
-        return load_example(source["example"])
-    path = data or (Path(source["csv"]) if "csv" in source else None)
-    if path is None or not Path(path).is_file():
-        raise GankitError(f"the training CSV {path} is not there; pass it with --data")
-    table = read_csv(path, model.schema)
-    train, hold = split_table(table, source["holdout"], source["split_seed"])
-    if len(train) != model.n_train:
-        raise GankitError(f"{path} gives {len(train)} training rows, the model was fitted on {model.n_train}; "
-                          f"is it the same file?")
-    return train, hold
 
 
 @synth_app.command(epilog="""Examples:
@@ -170,10 +153,11 @@ def report(
     """Privacy spent, fidelity, utility (TSTR vs TRTR) and a privacy audit, as HTML and JSON."""
     from gankit.privacy import Synthesizer
     from gankit.privacy.report import synth_report, write_report
+    from gankit.privacy.source import load_fitted_tables
 
     synthesizer = Synthesizer.load(model)
     with _shown_warnings():
-        train, hold = load_report_data(synthesizer, data)
+        train, hold = load_fitted_tables(synthesizer, data)
     with console.status("measuring fidelity, utility and membership leakage"):
         result = synth_report(synthesizer, train, hold, n=n, seed=seed)
     html_path, json_path = write_report(result, output or model)

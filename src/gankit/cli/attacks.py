@@ -14,6 +14,10 @@ ROBUST_TRAIN_EPILOG = """Examples:
 
 * `gankit robust-train --data-root ../shared/data` : an undefended MNIST CNN, 1 epoch
 
+* `gankit robust-train --recipe madry_pgd_mnist --device cuda` : Madry et al. 2018 as published
+
+* `gankit robust-train --recipe goodfellow_fgsm_mnist --set epochs=2` : a recipe with an override
+
 * `gankit robust-train --defence fgsm --eps 0.25 --epochs 2` : Goodfellow et al. 2015 adversarial training
 
 * `gankit robust-train --defence pgd --eps 0.3 --pgd-steps 40 --pgd-alpha 0.01 --epochs 83 --device cuda` :
@@ -22,31 +26,41 @@ ROBUST_TRAIN_EPILOG = """Examples:
 * `gankit robust-train --defence pgd --width 0.5 --hidden 512 --pgd-steps 7 --epochs 2 --eps-warmup 0.3
   --max-minutes 70` : what fits an hour of one CPU core
 
-* `gankit robust-train --resume runs/adv-pgd-mnist` : continue a stopped run
+* `gankit robust-train --resume runs/adv-pgd-mnist-20261204-101500` : continue a stopped run
 """
 
 
 def robust_train(
-    dataset: Annotated[str, typer.Option(help="mnist or fashion-mnist.")] = "mnist",
-    defence: Annotated[str, typer.Option(help="none (clean training), fgsm (Goodfellow 2015) or pgd (Madry 2018).")] = "none",
-    eps: Annotated[float, typer.Option(help="Linf radius of the training attack, in [0, 1] pixel units.")] = 0.3,
-    epochs: Annotated[float, typer.Option(help="Passes over the training set (may be fractional).")] = 1.0,
-    arch: Annotated[str, typer.Option(help="madry (conv32-conv64-fc1024, Madry et al.) or small.")] = "madry",
-    width: Annotated[float, typer.Option(help="madry only: channel multiplier (1 = 32/64 channels as published).")] = 1.0,
+    recipe: Annotated[Optional[str], typer.Option(help="Recipe name (see `gankit recipes`) or YAML path; the "
+                                                       "flags below override it.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override: key=value (repeatable), "
+                                                      "e.g. --set lr_schedule=constant.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="mnist or fashion-mnist [default: mnist].")] = None,
+    defence: Annotated[Optional[str], typer.Option(help="none (clean training), fgsm (Goodfellow 2015) or pgd "
+                                                        "(Madry 2018) [default: none].")] = None,
+    eps: Annotated[Optional[float], typer.Option(help="Linf radius of the training attack, in [0, 1] pixel units "
+                                                      "[default: 0.3].")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Passes over the training set (may be fractional) "
+                                                         "[default: 1].")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="madry (conv32-conv64-fc1024, Madry et al.) or small "
+                                                     "[default: madry].")] = None,
+    width: Annotated[Optional[float], typer.Option(help="madry only: channel multiplier (1 = 32/64 channels as "
+                                                        "published).")] = None,
     hidden: Annotated[Optional[int], typer.Option(help="Hidden fc units (default: 1024 for madry, 128 for small).")] = None,
-    pgd_steps: Annotated[int, typer.Option(help="PGD steps per training batch.")] = 40,
-    pgd_alpha: Annotated[Optional[float], typer.Option(help="PGD step size (default: 2.5 * eps / pgd-steps).")] = None,
-    fgsm_mix: Annotated[float, typer.Option(help="Weight of the clean loss in FGSM training (0.5 in the paper).")] = 0.5,
-    eps_warmup: Annotated[float, typer.Option(help="Epochs over which eps ramps up from 0.")] = 0.0,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 50,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (cosine decay to 0).")] = 1e-3,
+    pgd_steps: Annotated[Optional[int], typer.Option(help="PGD steps per training batch [default: 40].")] = None,
+    pgd_alpha: Annotated[Optional[float], typer.Option(help="PGD step size [default: 0.01].")] = None,
+    fgsm_mix: Annotated[Optional[float], typer.Option(help="Weight of the clean loss in FGSM training (0.5 in "
+                                                           "the paper).")] = None,
+    eps_warmup: Annotated[Optional[float], typer.Option(help="Epochs over which eps ramps up from 0.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Images per step [default: 50].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (cosine decay to 0) [default: 0.001].")] = None,
     n_train: Annotated[Optional[int], typer.Option(help="Train on a random subset of this size.")] = None,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop and checkpoint after this much wall time.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed: weights, batches, random starts.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, mps ...")] = "cpu",
+    seed: Annotated[Optional[int], typer.Option(help="Seed: weights, batches, random starts [default: 0].")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1, mps ... [default: cpu].")] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (default: torch's choice).")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="Folder holding mnist/ and fashion-mnist/.")] = None,
-    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Run folder (default: runs/adv-DEFENCE-DATASET).")] = None,
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Run folder (default: runs/adv-DEFENCE-DATASET-TIME).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder from its last checkpoint.")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
@@ -54,36 +68,34 @@ def robust_train(
 
     Prints the clean test accuracy; attack the result with `gankit attack RUN`.
     """
-    import dataclasses
-    import json
-
     import torch
 
-    from gankit.attacks.train import RobustTrainConfig, train_classifier
+    from gankit.attacks.train import RobustTrainConfig, load_robust_config, read_robust_config, train_classifier
+    from gankit.cli.train import stopped
+    from gankit.config import override
     from gankit.errors import GankitError
 
     if threads is not None:
+        if threads < 1:
+            raise GankitError(f"--threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
+    flags = dict(dataset=dataset, defence=defence, eps=eps, epochs=epochs, arch=arch, width=width, hidden=hidden,
+                 pgd_steps=pgd_steps, pgd_alpha=pgd_alpha, fgsm_mix=fgsm_mix, eps_warmup=eps_warmup,
+                 batch_size=batch_size, lr=lr, n_train=n_train, max_minutes=max_minutes, seed=seed, device=device,
+                 data_root=None if data_root is None else str(data_root))
+    overrides = [override(k, v) for k, v in flags.items() if v is not None] + list(set_ or [])
     if resume is not None:
-        try:
-            values = json.loads((resume / "config.json").read_text())
-            cfg = RobustTrainConfig(**values)
-        except (OSError, ValueError, TypeError) as exc:
-            raise GankitError(f"--resume {resume}: cannot read its config.json ({exc})") from None
+        if recipe:
+            raise GankitError("--resume RUN continues that run: give no --recipe with it")
+        cfg = read_robust_config(resume, overrides)
         out = resume
     else:
-        cfg = RobustTrainConfig(dataset=dataset, data_root=None if data_root is None else str(data_root), arch=arch,
-                                width=width, hidden=hidden,
-                                defence=defence, eps=eps, fgsm_mix=fgsm_mix, pgd_steps=pgd_steps, pgd_alpha=pgd_alpha,
-                                eps_warmup=eps_warmup, epochs=epochs, batch_size=batch_size, lr=lr, n_train=n_train,
-                                max_minutes=max_minutes, seed=seed, device=device)
-        out = out or Path("runs") / f"adv-{defence}-{dataset}"
-    if max_minutes is not None and resume is not None:
-        cfg = dataclasses.replace(cfg, max_minutes=max_minutes)
+        cfg = load_robust_config(recipe, overrides)
     result = train_classifier(cfg, out=out, resume=resume is not None, progress=progress)
-    state = "done" if result.finished else f"stopped early (--max-minutes or Ctrl-C); resume with --resume {out}"
-    console.print(f"{state}: step {result.step}, clean test accuracy {100 * result.test_accuracy:.2f} % "
+    console.print(f"step {result.step}, clean test accuracy {100 * result.test_accuracy:.2f} % "
                   f"on {min(cfg.eval_n, 10000)} test images; checkpoint [cyan]{result.checkpoint}")
+    if not result.finished:
+        stopped(f"gankit robust-train --resume {result.checkpoint.parent.parent}")
 
 
 ATTACK_EPILOG = """Examples:
@@ -146,26 +158,19 @@ def attack(
     """
     from rich.table import Table
 
-    from gankit.attacks.adapters import read_classifier
+    from gankit.attacks.adapters import attack_target
     from gankit.attacks.report import robustness_report
     from gankit.data import load_dataset
     from gankit.errors import GankitError
 
     if n < 1:
         raise GankitError(f"-n must be at least 1, got {n}")
-    model, record = read_classifier(checkpoint, device)
-    config = record.get("config") if isinstance(record.get("config"), dict) else {}
-    dataset = dataset or record.get("dataset") or config.get("dataset")
-    if dataset is None:
-        raise GankitError(f"{checkpoint}: the checkpoint does not say its dataset; pass --dataset")
-    if checkpoint.startswith("backbone:"):
-        out = out or Path(f"robustness-{dataset}")
-    else:
-        run = Path(checkpoint)
-        run = run.parent if run.suffix in (".json", ".safetensors") else run
-        run = run.parent if run.name == "checkpoints" else run
-        out = out or run / "robustness"
+    if batch_size < 1:
+        raise GankitError(f"--batch-size must be at least 1, got {batch_size}")
+    target = attack_target(checkpoint, device, dataset, out)
+    model, dataset, out = target.model, target.dataset, target.report_dir
     test = load_dataset(dataset, root=data_root, split="test")
+    device = next(model.parameters()).device
     x = test.x[:n].float().div(255).to(device)
     y = test.y[:n].to(device)
     params = _parse_params(param or [])

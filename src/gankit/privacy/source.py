@@ -1,0 +1,59 @@
+"""Where a fit's tables come from: a CSV (with its schema and held-out split) or a built-in example.
+
+    train, holdout, source = load_training_table("patients.csv", target="outcome", schema=None)
+    train, holdout = load_fitted_tables(model)      # the same split again, for the report
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from gankit.errors import GankitError
+
+
+def load_training_table(data: str, target: Optional[str] = None, schema: Optional[Path] = None,
+                        holdout: float = 0.2, seed: int = 0):
+    """(train, held-out, source record) for a CSV file or a built-in example name."""
+    from gankit.privacy import EXAMPLES, infer_schema, load_example, load_schema, read_csv, split_table
+    if data in EXAMPLES and not Path(data).exists():
+        if schema is not None:
+            raise GankitError(f"{data} is a built-in example with its own declared schema; drop --schema")
+        train, hold = load_example(data)
+        if target not in (None, train.schema.target):
+            raise GankitError(f"the {data} example's target is {train.schema.target!r}, not {target!r}")
+        return train, hold, {"example": data}
+    path = Path(data)
+    if not path.is_file():
+        raise GankitError(f"{data} is neither a CSV file nor a built-in example ({', '.join(EXAMPLES)})")
+    spec = load_schema(schema) if schema else infer_schema(path, target)
+    if target is not None:
+        if spec.target not in (None, target):
+            raise GankitError(f"--target {target!r} differs from the schema's target {spec.target!r}")
+        spec.target = target
+        spec.check(str(schema or path))
+    if spec.target is None:
+        raise GankitError("name the outcome column with --target COLUMN (or 'target:' in the schema)")
+    spec.column(spec.target)
+    train, hold = split_table(read_csv(path, spec), holdout, seed)
+    return train, hold, {"csv": str(path.resolve()), "holdout": holdout, "split_seed": seed,
+                         "schema": str(Path(schema).resolve()) if schema else None}
+
+
+def load_fitted_tables(model, data: Optional[Path] = None):
+    """The training and held-out tables a model was fitted on (the split is re-made from its record).
+
+    ``data``: the training CSV when it moved since the fit."""
+    from gankit.privacy import load_example, read_csv, split_table
+    source = model.source or {}
+    if "example" in source:
+        return load_example(source["example"])
+    path = data or (Path(source["csv"]) if "csv" in source else None)
+    if path is None or not Path(path).is_file():
+        raise GankitError(f"the training CSV {path} is not there; pass it with --data")
+    table = read_csv(path, model.schema)
+    train, hold = split_table(table, source["holdout"], source["split_seed"])
+    if len(train) != model.n_train:
+        raise GankitError(f"{path} gives {len(train)} training rows, the model was fitted on {model.n_train}; "
+                          f"is it the same file?")
+    return train, hold
