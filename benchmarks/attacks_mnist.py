@@ -20,6 +20,7 @@ It prints the tables and writes its section of docs/results.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -29,11 +30,14 @@ from pathlib import Path
 import torch
 
 from gankit.attacks import FGSM, PGD, load_classifier
+from gankit.attacks.train import read_robust_config
 from results_doc import update_section
+from gankit.checkpoint import atomic_write_text
 from gankit.data import load_dataset
-from gankit.runs import cpu_name
+from gankit.runs import machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "docs" / "records" / "attacks.json"
 
 
 @torch.no_grad()
@@ -51,8 +55,8 @@ def attacked_accuracy(model, attack, x, y, batch: int = 500) -> float:
 
 
 def run_info(run: Path) -> dict:
-    """The training command (rebuilt from config.json), its wall time and steps."""
-    cfg = json.loads((run / "config.json").read_text())
+    """The training command (rebuilt from the run's config), its wall time and steps."""
+    cfg = dataclasses.asdict(read_robust_config(run))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     flags = [f"--defence {cfg['defence']}", f"--epochs {cfg['epochs']:g}", f"--arch {cfg['arch']}"]
     if cfg.get("width", 1.0) != 1.0:
@@ -145,7 +149,7 @@ def main() -> None:
     rows, trained = [], {}
     for name in ("none", "fgsm", "pgd"):
         run = args.runs / f"adv-{name}-mnist"
-        if not (run / "config.json").is_file():
+        if not (run / "config.yaml").is_file() and not (run / "config.json").is_file():
             print(f"skipping {run}: not trained", file=sys.stderr)
             continue
         model = load_classifier(run)
@@ -235,7 +239,7 @@ def write_markdown(args, rows: list[dict], cmp: dict | None, seconds: float, loa
     lines = [
         "# Adversarial examples on MNIST",
         "",
-        f"Hardware: {cpu_name()}, **1 CPU thread**, on a {os.cpu_count()}-core machine (1-minute load "
+        f"Hardware: {machine_description('cpu')}, on a {os.cpu_count()}-core machine (1-minute load "
         f"average {load[0]:.1f} when this evaluation started, {load[1]:.1f} when it ended: where it exceeds "
         f"the cores, wall times exceed CPU times); no GPU. torch {torch.__version__}, torchattacks {torchattacks.__version__}. "
         f"Test images in [0, 1], normalization inside the model. Architecture `madry`: conv32 5x5, "
@@ -288,10 +292,22 @@ def write_markdown(args, rows: list[dict], cmp: dict | None, seconds: float, loa
         ]
     lines += notes(rows)
     text = "\n".join(lines) + "\n"
+    hardware = (f"{machine_description('cpu')} ({os.cpu_count()} cores, load average {load[0]:.1f}-{load[1]:.1f}), "
+                f"torch {torch.__version__}, torchattacks {torchattacks.__version__}")
+    write_record(rows, cmp, hardware, f"GANKIT_DATA=../shared/data {bench}")
     # one level down: the page becomes the "attacks" section of docs/results.md
     print(f"wrote {update_section('attacks', text.replace(chr(10) + '## ', chr(10) + '### ').replace('# ', '## ', 1))}")
     if args.out:
         args.out.write_text(text)
+
+
+def write_record(rows: list[dict], cmp: dict | None, hardware: str, command: str) -> None:
+    """docs/records/attacks.json: the measured numbers, which the summary table reads."""
+    keys = ("clean_error", "fgsm_error", "n_fgsm", "pgd_accuracy", "n_pgd", "epochs", "minutes", "command")
+    record = {"hardware": hardware, "evaluation_command": command,
+              "models": {r["model"]: {k: r[k] for k in keys} for r in rows if r["model"] in ("none", "fgsm", "pgd")},
+              "pgd_speed": cmp}
+    atomic_write_text(RECORD, json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ timeout --signal=INT --kill-after=60 "${BUDGET_S:-470}" "${BENCH[@]}" --compile 
 echo "training exited with status ${PIPESTATUS[0]}"
 "${BENCH[@]}" --collect > /dev/null
 tar czf "$OUT/runs.tgz" --exclude='*.safetensors' --exclude='*.pt' "$RUNS"
-cp docs/results.md docs/semisup_runs.json "$OUT/"
+cp docs/results.md docs/records/semisup_runs.json "$OUT/"
+cp docs/experiments/semisup_gpu.md "$OUT/" 2>/dev/null || true
 cp docs/img/semisup_gpu*.png "$OUT/" 2>/dev/null || true
 ls -la "$OUT"

@@ -19,10 +19,10 @@ interrupted benchmark picks up where it stopped. Runs go to ``--runs`` (default
 benchmarks/runs/gan_table), each with a ``table_row.json`` (steps, training time,
 machine, command). The table is built from every finished row in ``--runs`` (so two
 invocations running side by side, one per dataset, write one table) together with
-the rows of docs/gan_table.json, the committed record of every row measured so far:
+the rows of docs/records/gan_table.json, the committed record of every row measured so far:
 run folders are git-ignored and may be gone by the next session, so a row whose
 folder is absent is taken from the record (a row in ``--runs`` replaces it). The
-table goes to its section of docs/results.md, the rows to docs/gan_table.json.
+table goes to its section of docs/results.md, the rows to docs/records/gan_table.json.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ import torch
 from gankit.checkpoint import atomic_write_text, list_checkpoints
 from gankit.config import load_config
 from gankit.evaluate import evaluate
-from gankit.runs import cpu_name
+from gankit.distributed import pick_device
+from gankit.runs import machine_description
 from gankit.train import train
 from results_doc import update_section
 
@@ -54,13 +55,11 @@ RECIPES = {
 }
 DATASETS = ("mnist", "fashion-mnist")
 PAPER_PARZEN = "225 ± 2"
-RECORD = Path(__file__).resolve().parents[1] / "docs" / "gan_table.json"
+RECORD = Path(__file__).resolve().parents[1] / "docs" / "records" / "gan_table.json"
 
 
 def machine() -> str:
-    if torch.cuda.is_available():
-        return "cuda: " + torch.cuda.get_device_name()
-    return f"cpu ({cpu_name()}, {torch.get_num_threads()} torch thread(s))"
+    return machine_description(pick_device("auto"))
 
 
 def run_one(label: str, dataset: str, args) -> None:
@@ -208,7 +207,7 @@ def provenance_notes(results: list[dict]) -> list[str]:
     if not old:
         return []
     return [f"Rows {', '.join(old)}: measured in an earlier session whose run folders are gone; their numbers "
-            "come from the record docs/gan_table.json (see its `provenance` fields).", ""]
+            "come from the record docs/records/gan_table.json (see its `provenance` fields).", ""]
 
 
 def write_table(results: list[dict], args) -> str:

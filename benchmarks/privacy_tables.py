@@ -17,8 +17,9 @@ Run (about 40-60 min on one CPU thread of a machine shared with three other jobs
     python benchmarks/privacy_tables.py                       # its section of docs/results.md
     python benchmarks/privacy_tables.py --render-only         # re-render from the saved rows
 
-Rows are appended to --rows (default benchmarks/runs/privacy_rows.jsonl) as they finish, so a killed
-run keeps them and a rerun continues; --fresh starts over.
+Rows are appended to --rows (default docs/records/privacy_rows.jsonl, committed) as they finish, so a
+killed run keeps them and a rerun continues; --fresh starts over. The table's cells also go to
+docs/records/privacy.json, which the summary at the top of docs/results.md reads.
 """
 
 from __future__ import annotations
@@ -194,6 +195,33 @@ NOTES = """## Reading the numbers
 """
 
 
+def write_record(rows: list[dict], command: str) -> None:
+    """docs/records/privacy.json: TSTR AUROC per table, epsilon and method (mean, std, seeds)."""
+    tables = {}
+    for name in TABLES:
+        trtr = [r for r in rows if r["table"] == name and r["method"] == "real"]
+        if not trtr:
+            continue
+        train, hold = load_example(name)
+        cells = {}
+        for eps in ["inf" if math.isinf(e) else e for e in EPSILONS]:
+            sel = {m: [r for r in rows if r["table"] == name and r["epsilon"] == eps and r["method"] == m]
+                   for m in METHODS}
+            if sel["GAN"]:
+                spent = sel["GAN"][0]["epsilon_spent"]
+                cells[str(eps)] = {"spent": spent if spent == "inf" else round(spent, 3),
+                                   **{m: [round(float(np.mean([r["tstr_auroc"] for r in sel[m]])), 3),
+                                          round(float(np.std([r["tstr_auroc"] for r in sel[m]])), 3), len(sel[m])]
+                                      for m in METHODS if sel[m]}}
+        tables[name] = {"train_rows": len(train), "holdout_rows": len(hold),
+                        "trtr_auroc": round(trtr[0]["trtr_auroc"], 3), "tstr_auroc": cells}
+    if not tables:   # nothing measured here: keep the record as it is
+        return
+    record = {"command": command, "hardware": f"{platform.machine()}, torch {torch.__version__}, 1 CPU thread",
+              "tables": tables}
+    (ROOT / "docs" / "records" / "privacy.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
 def _beats(a: list[float], b: list[float]) -> str:
     if not a or not b:
         return "n/a"
@@ -208,7 +236,7 @@ def main() -> None:
     parser.add_argument("--epsilons", type=float, nargs="+", default=list(EPSILONS))
     parser.add_argument("--tables", nargs="+", default=list(TABLES))
     parser.add_argument("--out", type=Path, default=None, help="also write the page to this file")
-    parser.add_argument("--rows", type=Path, default=ROOT / "benchmarks" / "runs" / "privacy_rows.jsonl",
+    parser.add_argument("--rows", type=Path, default=ROOT / "docs" / "records" / "privacy_rows.jsonl",
                         help="JSON lines of finished measurements (a rerun skips those already there)")
     parser.add_argument("--render-only", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="discard saved rows and start over")
@@ -226,6 +254,7 @@ def main() -> None:
                                                                       if a != "--render-only"])
     text = render(read_rows(rows_path), command, None if args.render_only else time.time() - start,
                   " (rows measured earlier, page re-rendered with `--render-only`)" if args.render_only else "")
+    write_record(read_rows(rows_path), command)
     # one level down: the page becomes the "privacy" section of docs/results.md
     update_section("privacy", text.replace("\n## ", "\n### ").replace("# ", "## ", 1))
     if args.out:

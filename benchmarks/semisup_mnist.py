@@ -18,7 +18,7 @@ checkpoint. So the script can be stopped at any time and started again, on anoth
 (copy RUNS). Test errors are counted on the official 10,000 test images with the Polyak-averaged
 classifier after the last epoch; they never choose a model or an epoch.
 
-Every row a section has shown, with its commands and notes, is kept in docs/semisup_runs.json
+Every row a section has shown, with its commands and notes, is kept in docs/records/semisup_runs.json
 (committed): run folders are git-ignored and do not survive from one session to the next, so
 a section is rebuilt from that record plus whatever RUNS holds now (a run folder's row replaces
 the record's row of the same name).
@@ -53,7 +53,7 @@ TASKS = {  # name -> (recipe, labels)
 PUBLISHED = ("Salimans et al. 2016 (arXiv 1606.03498), Table 1: **93 ± 6.5** errors / 10,000 (0.93 %), 100 labels; "
              "Bad GAN (Dai et al. 2017, arXiv 1705.09783): **79.5 ± 9.8** (0.795 %)")
 DOC = RESULTS
-RECORD = Path(__file__).resolve().parents[1] / "docs" / "semisup_runs.json"
+RECORD = Path(__file__).resolve().parents[1] / "docs" / "records" / "semisup_runs.json"
 
 
 FOLDER = re.compile(r"^(?P<task>.+)-(?P<method>ssgan|supervised)-e(?P<epochs>\d+)-s(?P<seeds>\d+(?:-\d+)?)"
@@ -410,6 +410,10 @@ def recipe_setup(tasks: list[str]) -> str:
             f"the run, then linearly to 0; EMA {c.ema} of D's weights{''.join('; ' + e for e in extras)}.")
 
 
+def title(datasets: list[str]) -> str:
+    return f"Semi-supervised GAN: test errors with few labels ({', '.join(datasets) or 'no runs yet'})"
+
+
 def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
     rows = [{**r, "deviates": deviations(r)} for r in section["rows"]]
     datasets = sorted({"Fashion-MNIST" if r["task"].startswith("fashion") else "MNIST" for r in rows})
@@ -419,7 +423,7 @@ def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
     picture = path.parent / "img" / f"{name}_curves.png"
     recovered = sorted({r["provenance"] for r in rows if r.get("provenance")})
     text = "\n".join([
-        f"# Semi-supervised GAN: test errors with few labels ({', '.join(datasets) or 'no runs yet'})", "",
+        f"# {title(datasets)}", "",
         "Produced by `benchmarks/semisup_mnist.py`. Test errors are counted on the official 10,000 test "
         "images with the Polyak-averaged (EMA) classifier after the last epoch; the test set never chooses "
         "a model or an epoch. The labeled subset is drawn per seed, balanced per class, and saved in each "
@@ -431,16 +435,26 @@ def write_doc(section: dict, path: Path, name: str = "semisup") -> str:
         *[f"- {recipe_setup(ts)}" for ts in by_recipe.values()], "",
         "`supervised` is the same D (noise, init, optimizer, schedule, EMA) trained on the labeled batches "
         "alone for the same number of steps.", "",
-        *summary_table(rows), "", *collapses(rows), *against_target(rows), *unfinished_table(rows), "",
+        *summary_table(rows), "", *collapses(rows), *against_target(rows),
+        f"The experiment log of these runs (unfinished runs and ablations, epochs to each error level, errors per "
+        f"class, test errors by epoch, the commands) is [docs/experiments/{name}.md](experiments/{name}.md).", ""])
+    log = "\n".join([
+        f"# Experiment log: {title(datasets)}", "",
+        f"Written by `benchmarks/semisup_mnist.py` with the section `{name}` of [docs/results.md](../results.md), "
+        f"which holds the finished runs of today's recipes. Diagnostics only: nothing here chooses a model.", "",
+        *unfinished_table(rows), "",
         *epochs_to_reach(rows), *errors_by_class(rows), *curves(rows), "",
         # rows recovered from an old page may have no curves: then the picture drawn then stays
-        *([f"![test errors by epoch](img/{name}_curves.png)", ""] if plot_curves(rows, picture) or picture.is_file()
+        *([f"![test errors by epoch](../img/{name}_curves.png)", ""] if plot_curves(rows, picture) or picture.is_file()
           else []),
         *(["Notes:", "", *[f"- {n}" for n in section["notes"]], ""] if section["notes"] else []),
-        *([f"Rows whose run folders are not on this machine come from the record docs/semisup_runs.json: "
+        *([f"Rows whose run folders are not on this machine come from the record docs/records/semisup_runs.json: "
            f"{'; '.join(recovered)}.", ""] if recovered else []),
         "Commands that trained these runs (each resumes or collects what exists; "
-        "`--collect` only rewrites this page):", "", *[f"    {c}" for c in section["commands"]], ""])
+        "`--collect` only rewrites the pages):", "", *[f"    {c}" for c in section["commands"]], ""])
+    experiments = path.parent / "experiments" / f"{name}.md"
+    experiments.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(experiments, log)
     # one level down: the page becomes a section of docs/results.md
     update_section(name, text.replace("\n## ", "\n### ").replace("# ", "## ", 1), path)
     return text

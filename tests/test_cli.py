@@ -68,3 +68,19 @@ def test_user_errors_are_one_clear_line_and_exit_code_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gankit", "sample", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no checkpoint found" in proc.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "quickstart"], ["semisup"], ["robust-train"], ["synth", "fit", "breast-cancer", "-o", "m"],
+    ["backbone", "train", "digits"]])
+def test_every_training_command_takes_set_on_a_recipe_and_names_an_unknown_key(command, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gankit", *command, "--set", "no_such_key=1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown key 'no_such_key'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def test_version_and_short_help():
+    assert invoke("--version").startswith("gankit ")
+    assert "Usage" in invoke("-h") and "Usage" in invoke("synth", "fit", "-h")

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from gankit import checkpoint, distributed
 from gankit.errors import GankitError, TrainingDiverged
-from gankit.progress import TrainProgress
+from gankit.progress import ProgressBar
 from gankit.runs import MetricsLog, RunFolder, stop_on_signal
 from gankit.seeding import reseed
 
@@ -273,7 +273,7 @@ class Trainer:
         self.metrics = None
         if run is not None and self.info.is_main:
             self.metrics = MetricsLog(run.path / "metrics.jsonl", self.step if resume else None)
-        self.bar: TrainProgress | None = None
+        self.bar: ProgressBar | None = None
         self.interrupted = False
 
     @property
@@ -409,8 +409,8 @@ class Trainer:
         for p in self.players:
             p.module.train()
         try:
-            with stop_on_signal() as stop, TrainProgress(st.steps, self.step, progress and self.info.is_main,
-                                                         self.run_dir, st.label) as bar:
+            with stop_on_signal() as stop, ProgressBar(st.steps, self.step, progress and self.info.is_main,
+                                                       st.label, self.run_dir) as bar:
                 self.bar = bar
                 while self.step < st.steps:
                     pending.append((self.step + 1, self.train_step()))

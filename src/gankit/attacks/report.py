@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from rich.progress import Progress
+from gankit.progress import ProgressBar
 from torch import Tensor, nn
 
 from gankit.attacks.base import ATTACKS, Attack, AttackError, lp_norm
@@ -106,11 +106,10 @@ def robustness_report(model: nn.Module, x: Tensor, y: Tensor, *, attacks: Sequen
         raise AttackError(f"unknown attack {unknown[0]!r}; choose from {', '.join(sorted(ATTACKS))}")
     _check_params(params or {}, attacks)
     jobs = [(name, e) for name in attacks for e in (eps if ATTACKS[name].bounded else [None])]
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("attacking", total=len(jobs))
+    with ProgressBar(len(jobs), enabled=progress, label="attacking", transient=True) as bar:
         for name, e in jobs:
             attack = make_attack(name, e, seed, params)
-            bar.update(task, description=f"{name} eps={e}" if e is not None else name)
+            bar.label(f"{name} eps={e}" if e is not None else name)
             start = time.perf_counter()
             x_adv = run_attack(attack, model, x, y, batch_size)
             seconds = time.perf_counter() - start
@@ -126,7 +125,7 @@ def robustness_report(model: nn.Module, x: Tensor, y: Tensor, *, attacks: Sequen
                 for t in eps:
                     entry["by_eps"][f"{t:g}"] = _row(correct, correct & (still | (size > t)), delta, seconds)
             shown[name] = (x_adv, e)
-            bar.advance(task)
+            bar.advance()
     if out is not None:
         out = Path(out)
         save_curve(report, out / "robust_accuracy.png")

@@ -112,6 +112,19 @@ the balance term (lost class 9 on 2 of 5 seeds)
 * `gankit semisup --dataset fashion-mnist --labels 1000 --epochs 50 -o runs/fashion1000`
 
 * `gankit semisup --resume runs/fashion1000`
+
+Knobs (`--set key=value`; every key of the recipe, see src/gankit/configs/semisup/ and
+src/gankit/semisup/config.py): `consistency_weight` (Pi-model term: D classifies each unlabeled
+image twice with independent noise and pays the squared distance), `consistency_target` (`pi`,
+or `ema` for the Mean Teacher: the second prediction is the EMA classifier's), `balance_weight`
+(KL of D's mean class prediction on unlabeled images from uniform: keeps a class from
+vanishing; `smallest_class_unl` is logged each epoch with a warning when one almost
+disappears), `balance_ema` (that KL of the mean prediction averaged over past batches),
+`entropy_weight`, `translate` (random shifts of every image D sees; no longer the
+permutation-invariant setting), `g_lr`, `g_beta1`, `beta2`, `ema`, `val_size` (labels of that
+many training images outside the labeled subset give a validation error: choose settings by it,
+never by the test error), `compile` (torch.compile the losses; CUDA graphs on a GPU),
+`parallel_seeds` (seeds side by side, each in RUN/seed-K/).
 """)(semisup)
     app.command(epilog="""Examples:
 

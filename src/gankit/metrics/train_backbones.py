@@ -42,7 +42,7 @@ from gankit.data.augment import random_hflip, random_shift
 from gankit.errors import ConfigError, GankitError
 from gankit.loop import BatchSampler, Game, GeneratorState, LoopSettings, Phase, Player, Trainer, cosine
 from gankit.metrics.backbones import FORMAT_VERSION, DomainClassifier, sha256_file
-from gankit.runs import RunFolder, cpu_name, new_run_dir
+from gankit.runs import RunFolder, machine_description, new_run_dir
 
 __all__ = ["BackboneConfig", "BackboneGame", "RECIPES_DIR", "TARGETS", "TrainedBackbone", "load_backbone_config",
            "save_backbone", "train_backbone"]
@@ -272,7 +272,7 @@ def _record(game: BackboneGame, cfg: BackboneConfig, seconds: float, load: tuple
         "torch_version": torch.__version__,
         "gankit_version": gankit.__version__,
         "python_version": platform.python_version(),
-        "machine": f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch threads {torch.get_num_threads()}",
+        "machine": machine_description("cpu"),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -1,0 +1,158 @@
+"""The summary table that opens docs/results.md: one row per headline claim, read off the records.
+
+    python benchmarks/summary.py          # rebuild it (every benchmark also does after writing its section)
+
+Each row's number comes from a benchmark's committed record (docs/records/*.json), never from
+this file; the published numbers and the rule that decides "met" are written here, next to
+their sources.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from results_doc import RESULTS, update_section
+
+RECORDS = Path(__file__).resolve().parents[1] / "docs" / "records"
+
+HEADER = ["| claim | gankit | published / peer | met? | hardware | command |", "|---|---|---|---|---|---|"]
+
+
+def _read(name: str) -> dict | list | None:
+    path = RECORDS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _row(claim: str, ours: str, theirs: str, met: str, hardware: str, command: str, link: str) -> str:
+    return f"| [{claim}](#{link}) | {ours} | {theirs} | {met} | {hardware} | `{command}` |"
+
+
+def gan_rows() -> list[str]:
+    rows = _read("gan_table.json") or []
+    out = []
+    parzen = next((r for r in rows if r["label"] == "gan2014" and r["dataset"] == "mnist"
+                   and (r["metrics"].get("parzen") or {}).get("generated")), None)
+    if parzen:
+        p = parzen["metrics"]["parzen"]["generated"]
+        met = "met" if p["mean"] + p["std_error"] >= 225 - 2 else "**not met**"
+        out.append(_row("2014 GAN, Parzen log-likelihood on MNIST (nats)", f"{p['mean']:.1f} ± {p['std_error']:.1f}",
+                        "225 ± 2 (Goodfellow et al. 2014, Table 1)", met, parzen["machine"], parzen["command"],
+                        "gan-recipes-on-mnist-and-fashion-mnist"))
+    for dataset in ("mnist", "fashion-mnist"):
+        scored = [r for r in rows if r["dataset"] == dataset and r["metrics"]["quality"]["generated"].get("fid")]
+        if not scored:
+            continue
+        best = min(scored, key=lambda r: r["metrics"]["quality"]["generated"]["fid"])
+        fid, floor = best["metrics"]["quality"]["generated"]["fid"], best["metrics"]["quality"]["floor"]["fid"]
+        out.append(_row(f"Best FID on {dataset} (domain backbone): `{best['label']}`, {best['steps']} steps",
+                        f"{fid:.1f}", f"floor {floor:.2f} (real train vs real test)",
+                        f"no target ({fid / floor:.0f}x the floor)", best["machine"], best["command"],
+                        "gan-recipes-on-mnist-and-fashion-mnist"))
+    return out
+
+
+SALIMANS, BAD_GAN = (93, 6.5), (79.5, 9.8)   # MNIST, 100 labels: test errors / 10,000
+
+
+def semisup_rows() -> list[str]:
+    from semisup_mnist import deviations, finished_groups
+    section = (_read("semisup_runs.json") or {}).get("semisup", {})
+    rows = [{**r, "deviates": deviations(r)} for r in section.get("rows", [])]
+    groups = [(key, rs) for key, rs in finished_groups(rows).items()
+              if key[0].startswith("mnist100") and key[1] == "ssgan" and len(rs) >= 5]
+    if not groups:
+        return []
+    (task, _, epochs), rs = min(groups, key=lambda g: statistics.mean(r["errors"] for r in g[1]))
+    errors = [r["errors"] for r in rs]
+    mean, std = statistics.mean(errors), statistics.stdev(errors)
+    ours = f"{mean:.1f} ± {std:.1f} (`{task}`, {epochs} epochs, {len(rs)} seeds)"
+    machine = "; ".join(sorted({r["machine"] for r in rs}))
+    command = f"python benchmarks/semisup_mnist.py --tasks {task} --methods ssgan --seeds {len(rs)}"
+    out = []
+    for (value, spread), source in ((SALIMANS, "Salimans et al. 2016"), (BAD_GAN, "Bad GAN, Dai et al. 2017")):
+        met = "met" if mean <= value else f"**not met** (+{mean - value:.1f})"
+        out.append(_row("Semi-supervised MNIST, 100 labels: test errors / 10,000", ours,
+                        f"{value} ± {spread} ({source})", met, machine, command,
+                        "semi-supervised-gan-test-errors-with-few-labels-mnist"))
+    return out
+
+
+def attack_rows() -> list[str]:
+    r = _read("attacks.json")
+    if not r:
+        return []
+    models, hw, command, out = r["models"], r["hardware"], r["evaluation_command"], []
+    link = "adversarial-examples-on-mnist"
+    if "none" in models:
+        m = models["none"]
+        out.append(_row("FGSM eps 0.25 on an undefended CNN: test error", f"{100 * m['fgsm_error']:.2f} % "
+                        f"(n={m['n_fgsm']})", "89.4 % (Goodfellow et al. 2015, maxout)",
+                        "met" if m["fgsm_error"] >= 0.894 else "**not met**", hw, command, link))
+    if "fgsm" in models:
+        m = models["fgsm"]
+        out.append(_row("FGSM adversarial training: FGSM eps 0.25 test error", f"{100 * m['fgsm_error']:.2f} % "
+                        f"(n={m['n_fgsm']})", "17.9 % (Goodfellow et al. 2015)",
+                        "met" if m["fgsm_error"] <= 0.179 else "**not met**", hw, command, link))
+    if "pgd" in models and models["pgd"].get("pgd_accuracy") is not None:
+        m = models["pgd"]
+        out.append(_row("PGD adversarial training: PGD-40 eps 0.3 robust accuracy",
+                        f"{100 * m['pgd_accuracy']:.2f} % (n={m['n_pgd']}, {m['epochs']:g} epochs)",
+                        "about 89 % (Madry et al. 2018)", "met" if m["pgd_accuracy"] >= 0.89 else "**not met**",
+                        hw, m["command"], link))
+    speed = r.get("pgd_speed")
+    if speed:
+        g, t = speed["gankit"], speed["torchattacks"]
+        faster = g["cpu_seconds"] < t["cpu_seconds"] and g["robust_accuracy"] <= t["robust_accuracy"]
+        out.append(_row(f"PGD-40 on {speed['n']} images: CPU seconds (robust accuracy)",
+                        f"{g['cpu_seconds']:.1f} s ({100 * g['robust_accuracy']:.2f} %)",
+                        f"torchattacks {t['cpu_seconds']:.1f} s ({100 * t['robust_accuracy']:.2f} %)",
+                        f"met ({t['cpu_seconds'] / g['cpu_seconds']:.2f}x)" if faster else "**not met**",
+                        hw, command, link))
+    return out
+
+
+def privacy_rows(epsilon: str = "3.0") -> list[str]:
+    r = _read("privacy.json")
+    if not r:
+        return []
+    out = []
+    for name, table in r["tables"].items():
+        cell = table["tstr_auroc"].get(epsilon)
+        if not cell:
+            continue
+        gan = cell["GAN"]
+        verdicts = [f"{'beats' if gan[0] > cell[b][0] + 0.01 else 'does not beat'} {b.replace('|', chr(92) + '|')}"
+                    for b in ("hist", "hist|y")]
+        out.append(_row(f"DP synthetic {name} table, epsilon {float(epsilon):g}: TSTR AUROC",
+                        f"{gan[0]:.3f} ± {gan[1]:.3f} ({gan[2]} seeds)",
+                        f"hist {cell['hist'][0]:.3f}, hist\\|y {cell['hist|y'][0]:.3f} (same epsilon); "
+                        f"real data {table['trtr_auroc']:.3f}",
+                        "; ".join(v if v.startswith("beats") else f"**{v}**" for v in verdicts),
+                        r["hardware"], r["command"], "private-synthetic-tables-dp-ac-gan-vs-noisy-histograms"))
+    return out
+
+
+def summary_markdown() -> str:
+    rows = gan_rows() + semisup_rows() + attack_rows() + privacy_rows()
+    provenance = sorted({f"`docs/records/{n}`" for n in ("attacks.json", "privacy.json", "gan_table.json")
+                         if '"provenance"' in ((RECORDS / n).read_text() if (RECORDS / n).is_file() else "")})
+    return "\n".join([
+        "## Summary: gankit against the published numbers", "",
+        "One row per headline claim. Each number is read off the committed record a benchmark wrote "
+        "(`docs/records/`); the claim links to its section below, where the setup and the caveats are. "
+        "'met' follows the rule in `benchmarks/summary.py` for that row.", "",
+        *HEADER, *rows, "",
+        *([f"Some rows were recovered from pages written by earlier runs whose folders are gone: see the "
+           f"`provenance` fields of {', '.join(provenance)}.", ""] if provenance else []),
+        "Experiment logs (unfinished runs, ablations, epochs-to-level tables, per-class errors, curves) are in "
+        "[docs/experiments/](experiments/).", ""])
+
+
+def write_summary(path: Path = RESULTS) -> Path:
+    return update_section("summary", summary_markdown(), path, summary=False)
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_summary()}")

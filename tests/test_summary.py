@@ -1,0 +1,58 @@
+"""The summary table of docs/results.md: every number comes from a record, every verdict from a rule."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import results_doc  # noqa: E402
+import summary  # noqa: E402
+
+
+def _records(folder: Path, pgd_accuracy: float, gan_tstr: float) -> None:
+    folder.mkdir()
+    (folder / "attacks.json").write_text(json.dumps({
+        "hardware": "test cpu", "evaluation_command": "python benchmarks/attacks_mnist.py",
+        "models": {"pgd": {"clean_error": 0.01, "fgsm_error": 0.05, "n_fgsm": 100, "pgd_accuracy": pgd_accuracy,
+                           "n_pgd": 50, "epochs": 3.0, "minutes": 1.0, "command": "gankit robust-train --defence pgd"}},
+        "pgd_speed": {"n": 50, "gankit": {"robust_accuracy": 0.5, "seconds": 2.0, "cpu_seconds": 2.0},
+                      "torchattacks": {"robust_accuracy": 0.5, "seconds": 3.0, "cpu_seconds": 3.0}}}))
+    (folder / "privacy.json").write_text(json.dumps({
+        "command": "python benchmarks/privacy_tables.py", "hardware": "test cpu",
+        "tables": {"toy": {"train_rows": 10, "holdout_rows": 5, "trtr_auroc": 0.9, "tstr_auroc": {
+            "3.0": {"spent": 2.99, "GAN": [gan_tstr, 0.01, 5], "hist": [0.6, 0.1, 5], "hist|y": [0.8, 0.1, 5]}}}}}))
+
+
+def test_rows_carry_the_recorded_numbers_and_computed_verdicts(tmp_path, monkeypatch):
+    _records(tmp_path / "good", pgd_accuracy=0.9137, gan_tstr=0.8512)
+    monkeypatch.setattr(summary, "RECORDS", tmp_path / "good")
+    text = summary.summary_markdown()
+    pgd = next(line for line in text.splitlines() if "PGD-40 eps 0.3 robust accuracy" in line)
+    assert "91.37 %" in pgd and "| met |" in pgd
+    dp = next(line for line in text.splitlines() if "DP synthetic toy table" in line)
+    assert "0.851" in dp and "beats hist; beats hist\\|y" in dp
+    speed = next(line for line in text.splitlines() if "CPU seconds" in line)
+    assert "met (1.50x)" in speed
+
+    _records(tmp_path / "bad", pgd_accuracy=0.5, gan_tstr=0.7)
+    monkeypatch.setattr(summary, "RECORDS", tmp_path / "bad")
+    text = summary.summary_markdown()
+    assert "**not met**" in next(line for line in text.splitlines() if "robust accuracy" in line and "PGD-40 eps" in line)
+    assert "beats hist; **does not beat hist\\|y**" in text
+
+
+def test_the_page_keeps_its_sections_in_a_fixed_order_under_the_summary(tmp_path):
+    page = tmp_path / "results.md"
+    results_doc.update_section("privacy", "## P", page)
+    results_doc.update_section("gans", "## G", page)
+    results_doc.update_section("summary", "## S", page)
+    results_doc.update_section("gans", "## G2", page)   # a rerun replaces its own section only
+    text = page.read_text()
+    assert text.startswith(results_doc.HEADER)
+    assert text.index("## S") < text.index("## G2") < text.index("## P") and "## G\n" not in text
+
+
+def test_the_committed_page_opens_with_the_summary_of_the_committed_records():
+    sections = results_doc.read_sections()
+    assert list(sections)[0] == "summary"
+    assert sections["summary"].strip() == summary.summary_markdown().strip()
