@@ -180,7 +180,8 @@ def test_apgd_checkpoints_follow_the_paper():
 @pytest.mark.parametrize("make,match", [
     (lambda: FGSM(eps=-0.1), "eps must be >= 0"),
     (lambda: PGD(eps=float("nan")), "eps must be a finite"),
-    (lambda: PGD(eps=0.3, steps=-1), "steps must be >= 0"),
+    (lambda: PGD(eps=0.3, steps=-1), "steps must be >= 1"),
+    (lambda: PGD(eps=0.3, steps=0), "steps must be >= 1"),   # no attack at all: its accuracy is not robust
     (lambda: PGD(eps=0.3, norm="L3"), "norm must be one of"),
     (lambda: CW(c=0.0), "c must be > 0"),
     (lambda: APGD(eps=0.3, restarts=0), "restarts must be >= 1"),
@@ -276,7 +277,7 @@ def test_robustness_report_rows_and_files(tmp_path):
 
 
 @settings(max_examples=25, deadline=None)
-@given(eps=st.floats(0.0, 1.0), norm=st.sampled_from(["Linf", "L2"]), steps=st.integers(0, 4),
+@given(eps=st.floats(0.0, 1.0), norm=st.sampled_from(["Linf", "L2"]), steps=st.integers(1, 4),
        n=st.integers(1, 5), random_start=st.booleans(), seed=st.integers(0, 2**31))
 def test_pgd_projection_holds_for_any_budget(eps, norm, steps, n, random_start, seed):
     model = linear_model(d=12, classes=3)

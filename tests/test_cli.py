@@ -84,3 +84,38 @@ def test_every_training_command_takes_set_on_a_recipe_and_names_an_unknown_key(c
 def test_version_and_short_help():
     assert invoke("--version").startswith("gankit ")
     assert "Usage" in invoke("-h") and "Usage" in invoke("synth", "fit", "-h")
+
+
+def test_a_new_run_into_an_existing_run_folder_is_refused_and_changes_nothing(run_dir):
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    result = runner.invoke(app, ["train", *TINY, "--set", "train.steps=20", "--set", "train.ckpt_every=10",
+                                 "--out", str(run_dir), "--no-progress"])
+    assert result.exit_code != 0 and "already holds a run" in str(result.exception)
+    assert "--resume" in str(result.exception)
+    after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_stopped_run_exits_with_status_3(tmp_path):
+    import os
+    import signal
+    import textwrap
+    # SIGINT to itself after the 3rd step: the run saves, says how to resume, exits 3
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        from gankit.cli import app, main
+        from gankit import train as gtrain
+        real = gtrain.train
+        def stop_early(cfg, **kw):
+            kw["callbacks"] = [lambda step, t: step == 3 and os.kill(os.getpid(), signal.SIGINT)]
+            return real(cfg, **kw)
+        import gankit.train
+        gankit.train.train = stop_early
+        sys.argv = ["gankit", "train", "--set", "train.steps=50", "--set", "data.image_size=8",
+                    "--set", "model.g_width=8", "--set", "model.d_width=8", "--out", {str(tmp_path / 'run')!r},
+                    "--no-progress"]
+        main()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert "gankit train --resume" in proc.stderr and (tmp_path / "run" / "checkpoints").is_dir()

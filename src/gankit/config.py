@@ -146,8 +146,33 @@ class Config:
         errors = self.data.check() + self.model.check() + self.train.check()
         if self.data.name == "folder" and self.data.path is None:
             errors.append("data.path: data.name 'folder' needs the path of an image folder")
+        if not errors and self.data.image_size is not None:
+            errors += self._size_problems()
         if errors:
-            raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+            raise_problems(errors)
+
+    def _size_problems(self) -> list[str]:
+        """Build the nets without memory (meta device): an image size they cannot take is named now."""
+        import torch
+        from gankit.nets import build_discriminator, build_generator
+        m, size = self.model, self.data.image_size
+        shape = (self.data.channels or 1, size, size)
+        try:
+            with torch.device("meta"):
+                build_generator(m.arch, z_dim=m.z_dim, sample_shape=shape, num_classes=0, width=m.g_width)
+                build_discriminator(m.arch, sample_shape=shape, num_classes=0, cond="none", width=m.d_width,
+                                    dropout=m.d_dropout, norm=m.d_norm)
+        except ValueError as exc:
+            return [f"data.image_size: {size} does not fit model.arch {m.arch!r}: {exc}"]
+        except (NotImplementedError, RuntimeError):  # an init the meta device cannot run: checked when built
+            pass
+        return []
+
+
+def raise_problems(errors: list[str], what: str = "configuration") -> None:
+    """One ConfigError on one line, naming every bad key, when ``errors`` is not empty."""
+    if errors:
+        raise ConfigError(f"invalid {what}: " + "; ".join(errors))
 
 
 def _positive(obj, section: str, keys: list[str]) -> list[str]:

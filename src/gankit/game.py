@@ -36,11 +36,15 @@ def build_players(cfg: Config, sample_shape: tuple[int, ...], num_classes: int) 
         raise ConfigError(f"model.conditional: {m.conditional!r} needs a labeled dataset; "
                           f"{cfg.data.name!r} has no labels")
     classes = num_classes if m.conditional != "none" else 0
-    G = build_generator(m.arch, z_dim=m.z_dim, sample_shape=sample_shape, num_classes=classes,
-                        width=m.g_width, spectral_norm=m.g_spectral_norm)
-    D = build_discriminator(m.arch, sample_shape=sample_shape, num_classes=classes, cond=m.conditional,
-                            width=m.d_width, spectral_norm=m.spectral_norm, dropout=m.d_dropout,
-                            norm=m.d_norm)
+    try:
+        G = build_generator(m.arch, z_dim=m.z_dim, sample_shape=sample_shape, num_classes=classes,
+                            width=m.g_width, spectral_norm=m.g_spectral_norm)
+        D = build_discriminator(m.arch, sample_shape=sample_shape, num_classes=classes, cond=m.conditional,
+                                width=m.d_width, spectral_norm=m.spectral_norm, dropout=m.d_dropout,
+                                norm=m.d_norm)
+    except ValueError as exc:  # a size or option the architecture cannot take: the recipe's fault
+        raise ConfigError(f"model.arch {m.arch!r} with data {cfg.data.name!r} of shape {tuple(sample_shape)} "
+                          f"(data.image_size, model.*): {exc}") from None
     return G, D
 
 

@@ -101,10 +101,10 @@ class PGD(Attack):
                  seed: int | None = None):
         self.norm = norm
         super().__init__(eps=eps, seed=seed)
-        _check_number("steps", steps, low=0, integer=True)
+        _check_number("steps", steps, low=1, integer=True)
         _check_number("restarts", restarts, low=1, integer=True)
         if alpha is None:
-            alpha = 2.5 * self.eps / max(steps, 1)
+            alpha = 2.5 * self.eps / steps
         _check_number("alpha", alpha, low=0.0)
         if not isinstance(random_start, bool) or not isinstance(keep_adversarial, bool):
             raise AttackError("random_start and keep_adversarial must be True or False")

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from gankit import distributed
 from gankit.attacks.models import MODELS, build_model
 from gankit.attacks.pgd import PGD
-from gankit.config import RECIPES_DIR as GAN_RECIPES, apply_override, from_dict, load_recipe, read_run_config
+from gankit.config import RECIPES_DIR as GAN_RECIPES, apply_override, from_dict, load_recipe, raise_problems, read_run_config
 from gankit.distributed import DistInfo
 from gankit.errors import ConfigError
 from gankit.loop import BatchSampler, Game, LoopSettings, Phase, Player, Trainer, constant, cosine
@@ -95,8 +95,7 @@ class RobustTrainConfig:
                 errors.append(f"{name}: must be > 0 (or unset), got {getattr(self, name)}")
         if not 0.0 <= self.fgsm_mix <= 1.0:
             errors.append(f"fgsm_mix: must be in [0, 1], got {self.fgsm_mix}")
-        if errors:
-            raise ConfigError("invalid robust-training configuration:\n  " + "\n  ".join(errors))
+        raise_problems(errors, "robust-training configuration")
 
 
 def load_robust_config(recipe: str | None = None, overrides: Sequence[str] = ()) -> RobustTrainConfig:

@@ -36,7 +36,7 @@ from torch import Tensor
 
 import gankit
 from gankit.checkpoint import atomic_write_bytes, atomic_write_text
-from gankit.config import RECIPES_DIR as GAN_RECIPES, load_recipe
+from gankit.config import RECIPES_DIR as GAN_RECIPES, load_recipe, raise_problems
 from gankit.data import load_dataset, resolve_data_root
 from gankit.data.augment import random_hflip, random_shift
 from gankit.errors import ConfigError, GankitError
@@ -90,8 +90,7 @@ class BackboneConfig:
                    for k in ("width", "feature_dim", "convs_per_block") if getattr(self.model, k) < 1]
         if not 0 <= self.model.dropout < 1:
             errors.append(f"model.dropout: must be in [0, 1), got {self.model.dropout}")
-        if errors:
-            raise ConfigError("invalid backbone configuration:\n  " + "\n  ".join(errors))
+        raise_problems(errors, "backbone configuration")
 
     def recipe(self) -> dict:
         """The settings that decide the weights (besides seed and data), as the JSON record keeps them."""

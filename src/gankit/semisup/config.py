@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
-from gankit.config import list_recipes, load_recipe
+from gankit.config import list_recipes, load_recipe, raise_problems
 from gankit.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "configs" / "semisup"
@@ -113,8 +113,7 @@ class SemisupConfig:
                 errors.append(str(exc))
         if self.device not in ("auto", "cpu", "mps") and not self.device.startswith("cuda"):
             errors.append(f"device: expected auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
-        if errors:
-            raise ConfigError("invalid semi-supervised configuration:\n  " + "\n  ".join(errors))
+        raise_problems(errors, "semi-supervised configuration")
 
 
 def list_semisup_recipes() -> dict[str, str]:
