@@ -47,6 +47,7 @@ from rich.console import Console
 from gankit import __version__
 from gankit.checkpoint import atomic_write_text
 from gankit.data import Dataset, load_dataset, toy_modes, toy_std
+from gankit.distributed import pick_device
 from gankit.errors import GankitError
 from gankit.metrics import (data_copying_test, fit_cells, mode_coverage, nearest_neighbour_grid, nn_distance_comparison,
                             parzen_evaluate, quality_report)
@@ -148,7 +149,7 @@ class _Evaluation:
 
     def __init__(self, path, n: int, data_root, seed: int, device: str, status: _Status,
                  inception: str | Path | None = None):
-        self.n, self.seed, self.device, self.status = n, seed, torch.device(device), status
+        self.n, self.seed, self.device, self.status = n, seed, pick_device(str(device)), status
         self.inception = inception
         with status("loading the generator and the real data"):
             self.gen = load_generator(path, device=self.device)

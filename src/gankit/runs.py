@@ -118,16 +118,22 @@ class RunFolder:
         self._locked = False
         if not main:  # another DDP rank: rank 0 checks, creates, locks and writes
             return
-        if resume and not self.path.is_dir():
-            raise GankitError(f"cannot resume: {self.path} is not a run folder")
-        if not resume and self.path.exists():
-            if not self.path.is_dir():
-                raise GankitError(f"{self.path} is a file, not a run folder; choose another output folder")
-            if any(self.path.iterdir()):
-                raise GankitError(f"{self.path} already holds a run; continue it with --resume {self.path}, "
-                                  f"or choose another output folder (or delete this one)")
+        self.check(self.path, resume)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock()
+
+    @staticmethod
+    def check(path: Path, resume: bool = False) -> None:
+        """Refuse a folder that cannot take this run (before any work, so the user hears at once)."""
+        path = Path(path)
+        if resume and not path.is_dir():
+            raise GankitError(f"cannot resume: {path} is not a run folder")
+        if not resume and path.exists():
+            if not path.is_dir():
+                raise GankitError(f"{path} is a file, not a run folder; choose another output folder")
+            if any(path.iterdir()):
+                raise GankitError(f"{path} already holds a run; continue it with --resume {path}, "
+                                  f"or choose another output folder (or delete this one)")
 
     def _lock(self) -> None:
         key = self.path.resolve()

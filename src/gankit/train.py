@@ -59,8 +59,10 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         if resume and run_dir is None:
             raise ValueError("resume needs the run folder to continue")
         path = Path(run_dir) if run_dir else new_run_dir(t.out_dir, cfg.name)
+        if info.is_main:
+            RunFolder.check(path, resume)
+        game = GANGame(cfg, info)   # data and nets first: a bad input leaves no run folder behind
         run = RunFolder(path, resume=resume, main=info.is_main)
-        game = GANGame(cfg, info)
         trainer = Trainer(game, run, loop_settings(cfg), info, resume)
         if info.is_main:
             run.write_config(cfg.to_dict())  # again on resume: overrides may extend the run

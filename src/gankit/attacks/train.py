@@ -232,8 +232,9 @@ def train_classifier(cfg: RobustTrainConfig, *, out: str | Path | None = None, r
     if resume and out is None:
         raise ConfigError("resume needs the run folder (out=...)")
     path = out or new_run_dir(cfg.out_dir, f"{cfg.name}-{cfg.defence}-{cfg.dataset}")
+    RunFolder.check(path, resume)
+    game = RobustGame(cfg, info)   # data and model first: a bad input leaves no run folder behind
     with RunFolder(path, resume=resume) as run:
-        game = RobustGame(cfg, info)
         run.write_config(dataclasses.asdict(cfg))
         if not resume:
             run.write_meta(cfg.seed, info.device)

@@ -429,9 +429,10 @@ def semisup_trainer(cfg: SemisupConfig, run_dir: str | Path | None = None, resum
     info = distributed.setup(cfg.device)
     path = Path(run_dir) if run_dir else new_run_dir(
         cfg.out_dir, f"{cfg.name}-{cfg.method}-{cfg.labels}-s{cfg.seed}")
+    RunFolder.check(path, resume)
+    game = SemisupGame(cfg, info, path, data)   # data and nets first: a bad input leaves no run folder behind
     run = RunFolder(path, resume=resume)
     try:
-        game = SemisupGame(cfg, info, run.path, data)
         settings = LoopSettings(steps=game.total_steps, seed=cfg.seed, log_every=game.steps_per_epoch,
                                 ckpt_minutes=cfg.save_every_minutes, keep_ckpts=2, label="semisup",
                                 resume_command="gankit semisup --resume {run}")

@@ -1,0 +1,307 @@
+"""The input catalogue: bad and unusual inputs to every command, and what gankit does with each.
+
+    python benchmarks/reliability.py          # run it; writes docs/reliability.md (input, outcome, message)
+
+Each case is a gankit command line on inputs a case builds in a scratch folder. Its outcome is one of
+
+* ok: the command succeeded (for inputs gankit should accept);
+* error: gankit's own error type with a one-line message (the command line prints it and exits 2);
+* usage: the command line's own usage error (a bad flag), exit 2;
+* stopped: a run stopped early and said how to resume (exit 3);
+* traceback: any other exception: a defect.
+
+A case passes when its outcome is the expected one, the message names what the case says it must
+(the file, key or value), and a failed command left no half-written output behind. The same
+catalogue runs in tests/test_reliability.py, with hypothesis-generated inputs besides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from typer.testing import CliRunner
+
+from gankit.cli import app
+from gankit.errors import GankitError
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = os.environ.get("GANKIT_DATA", str(ROOT.parent / "shared" / "data"))
+TINY_GAN = ["--set", "data.image_size=8", "--set", "model.g_width=8", "--set", "model.d_width=8",
+            "--set", "model.z_dim=8", "--set", "train.batch_size=16", "--set", "train.steps=2",
+            "--set", "train.eval_every=0", "--no-progress"]
+
+
+@dataclass
+class Case:
+    group: str
+    name: str                                   # the input, in words
+    argv: list[str]                             # the command line; "{tmp}" is the case's scratch folder
+    setup: Callable[[Path], None] | None = None
+    expect: str = "error"                       # ok, error, usage or stopped; "ok|error": either will do
+    names: str = ""                             # a word the message must contain (the culprit)
+    outputs: tuple[str, ...] = ()               # paths (under {tmp}) a failed command must not leave behind
+
+
+@dataclass
+class Outcome:
+    case: Case
+    kind: str
+    message: str
+    passed: bool
+    why: str = ""
+    seconds: float = 0.0
+
+
+def run_case(case: Case, tmp: Path) -> Outcome:
+    """Run one case in ``tmp`` (its scratch folder) and judge what happened."""
+    if case.setup:
+        case.setup(tmp)
+    before = {p: p.stat().st_mtime_ns for p in tmp.rglob("*")}
+    argv = [a.replace("{tmp}", str(tmp)) for a in case.argv]
+    start, cwd = time.perf_counter(), os.getcwd()
+    os.chdir(tmp)
+    try:
+        result = CliRunner().invoke(app, argv)
+    finally:
+        os.chdir(cwd)
+    seconds = time.perf_counter() - start
+    exc = result.exception
+    if result.exit_code == 0:
+        kind, message = "ok", _last_line(result.output)
+    elif isinstance(exc, GankitError):
+        kind, message = "error", str(exc)
+    elif result.exit_code == 3:
+        kind, message = "stopped", _last_line(result.output)
+    elif result.exit_code == 2 and not exc or isinstance(exc, SystemExit) and result.exit_code == 2:
+        kind, message = "usage", _last_line(result.output.replace("│", " "))
+    else:
+        kind, message = "traceback", f"{type(exc).__name__}: {exc}"
+    why = _judge(case, kind, message, tmp, before)
+    return Outcome(case, kind, message, not why, why, seconds)
+
+
+def _judge(case: Case, kind: str, message: str, tmp: Path, before: dict) -> str:
+    """'' when the outcome is what the case expects; else what is wrong."""
+    if kind == "traceback":
+        return "a Python exception, not gankit's own error"
+    if kind not in case.expect.split("|"):
+        return f"expected {case.expect}, got {kind}"
+    if kind == "error" and "\n" in message.strip():
+        return "the message spans several lines"
+    if case.names and case.names.lower() not in message.lower():
+        return f"the message does not name {case.names!r}"
+    if kind in ("error", "usage"):
+        for out in case.outputs:
+            path = tmp / out
+            if path.exists() and (path not in before or path.stat().st_mtime_ns != before[path]):
+                return f"left {out} behind"
+    return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# --- inputs the cases build ---------------------------------------------------------
+
+def write(name: str, text: str) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / name).write_text(text)
+
+
+def trained_run(name: str = "run", *extra: str) -> Callable[[Path], None]:
+    """A real (tiny) finished GAN run in tmp/name."""
+    def setup(tmp: Path) -> None:
+        result = CliRunner().invoke(app, ["train", *TINY_GAN, *extra, "--out", str(tmp / name)])
+        assert result.exit_code == 0, result.output
+    return setup
+
+
+def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        for s in setups:
+            s(tmp)
+    return setup
+
+
+def image(name: str, mode: str = "L", size: tuple[int, int] = (28, 28)) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        from PIL import Image
+        Image.new(mode, size).save(tmp / name)
+    return setup
+
+
+def semisup_classifier(name: str) -> Callable[[Path], None]:
+    """A (tiny, untrained) classifier as `gankit semisup` saves it, in tmp/name."""
+    def setup(tmp: Path) -> None:
+        from gankit.semisup.classifier import save_classifier
+        from gankit.semisup.nets import Classifier
+        (tmp / name).mkdir()
+        meta = {"config": {"d_hidden": "8"}, "class_names": [str(k) for k in range(10)], "image_shape": [1, 28, 28]}
+        save_classifier(tmp / name / "classifier", Classifier(784, (8,), 10), meta)
+    return setup
+
+
+NO_CUDA = not torch.cuda.is_available()
+
+
+def catalogue() -> list[Case]:
+    """Every fixed case: the issue's list and their neighbours."""
+    out = [
+        # --- run folders: never mixed, never shared
+        Case("run folders", "train into a folder that holds a finished run", ["train", *TINY_GAN, "--out", "{tmp}/run"],
+             trained_run(), names="already holds a run"),
+        Case("run folders", "train into an existing file", ["train", *TINY_GAN, "--out", "{tmp}/file"],
+             write("file", "x"), names="is a file"),
+        Case("run folders", "resume a folder that does not exist", ["train", "--resume", "{tmp}/nothing"],
+             names="nothing"),
+        Case("run folders", "resume a folder with no checkpoint", ["train", "--resume", "{tmp}/empty"],
+             both(lambda t: (t / "empty").mkdir(), write("empty/config.yaml", "name: x\n")), names="checkpoint"),
+        Case("run folders", "resume and a recipe at once", ["train", "quickstart", "--resume", "{tmp}/run"],
+             trained_run(), names="not both"),
+        Case("run folders", "semisup into a folder that holds a run",
+             ["semisup", "--data-root", DATA, "-o", "{tmp}/run", "--no-progress"], trained_run(),
+             names="already holds a run"),
+        Case("run folders", "robust-train into a folder that holds a run",
+             ["robust-train", "--dataset", "digits", "--out", "{tmp}/run", "--no-progress"], trained_run(),
+             names="already holds a run"),
+        # --- recipes and overrides
+        Case("recipes", "image_size 17 (no DCGAN takes it)", ["train", "quickstart", "--set", "data.image_size=17",
+                                                             "--out", "{tmp}/r"], names="data.image_size",
+             outputs=("r",)),
+        Case("recipes", "a recipe file with image_size 17", ["train", "{tmp}/bad.yaml", "--out", "{tmp}/r"],
+             write("bad.yaml", "data: {name: digits, image_size: 17}\n"), names="data.image_size", outputs=("r",)),
+        Case("recipes", "learning rate NaN", ["train", "--set", "train.lr_g=.nan", "--out", "{tmp}/r"],
+             names="train.lr_g", outputs=("r",)),
+        Case("recipes", "learning rate inf", ["train", "--set", "train.lr_d=.inf", "--out", "{tmp}/r"],
+             names="train.lr_d", outputs=("r",)),
+        Case("recipes", "negative learning rate", ["train", "--set", "train.lr_g=-1", "--out", "{tmp}/r"],
+             names="train.lr_g", outputs=("r",)),
+        Case("recipes", "steps as text", ["train", "--set", "train.steps=abc", "--out", "{tmp}/r"],
+             names="train.steps", outputs=("r",)),
+        Case("recipes", "steps 0", ["train", "--set", "train.steps=0", "--out", "{tmp}/r"], names="train.steps",
+             outputs=("r",)),
+        Case("recipes", "unknown key", ["train", "--set", "train.lr_gg=1", "--out", "{tmp}/r"], names="train.lr_gg",
+             outputs=("r",)),
+        Case("recipes", "a section given a value", ["train", "--set", "train=3", "--out", "{tmp}/r"], names="train",
+             outputs=("r",)),
+        Case("recipes", "--set without =", ["train", "--set", "trainsteps", "--out", "{tmp}/r"], names="key=value",
+             outputs=("r",)),
+        Case("recipes", "an unknown recipe", ["train", "no_such_recipe"], names="no_such_recipe"),
+        Case("recipes", "a recipe file that does not exist", ["train", "{tmp}/missing.yaml"], names="missing.yaml"),
+        Case("recipes", "a recipe that is not YAML", ["train", "{tmp}/bad.yaml"], write("bad.yaml", "a: [1, 2\n"),
+             names="bad.yaml"),
+        Case("recipes", "a recipe that is a list", ["train", "{tmp}/list.yaml"], write("list.yaml", "- 1\n- 2\n"),
+             names="list.yaml"),
+        Case("recipes", "a recipe in Latin-1 bytes", ["train", "{tmp}/latin.yaml"],
+             lambda t: (t / "latin.yaml").write_bytes("description: caf\xe9\n".encode("latin-1")), names="latin.yaml"),
+        Case("recipes", "a conditional GAN on an image folder without classes",
+             ["train", "quickstart", "--set", "model.conditional=projection", "--set", "data.name=folder",
+              "--set", "data.path={tmp}/flat", "--out", "{tmp}/r"],
+             both(lambda t: (t / "flat").mkdir(), image("flat/a.png", "RGB", (10, 10))),
+             names="needs a labeled dataset", outputs=("r",)),
+        Case("recipes", "semisup: labels not a multiple of 10", ["semisup", "--labels", "15", "--data-root", DATA],
+             names="labels"),
+        Case("recipes", "semisup: an unknown dataset", ["semisup", "--dataset", "cifar10"], names="--dataset"),
+        Case("recipes", "semisup: NaN input noise", ["semisup", "--set", "input_noise=.nan"], names="input_noise"),
+        Case("recipes", "robust-train: epochs 0", ["robust-train", "--dataset", "digits", "--epochs", "0",
+                                                   "--out", "{tmp}/r"], names="epochs", outputs=("r",)),
+        Case("recipes", "robust-train: a defence that does not exist", ["robust-train", "--defence", "mixup"],
+             names="defence"),
+        Case("recipes", "robust-train: negative eps", ["robust-train", "--eps", "-1"], names="eps"),
+        Case("recipes", "robust-train: --threads 0", ["robust-train", "--threads", "0"], names="--threads"),
+        Case("recipes", "backbone: epochs 0", ["backbone", "train", "digits", "--set", "epochs=0"], names="epochs"),
+        Case("recipes", "backbone: no recipe", ["backbone", "train"], names="recipe"),
+        # --- devices
+        Case("devices", "train on a device that does not exist", ["train", "--set", "train.device=tpu"],
+             names="tpu"),
+        Case("devices", "attack on a device that does not exist", ["attack", "backbone:digits", "--device", "tpu"],
+             names="tpu"),
+        Case("devices", "robust-train on a device that does not exist", ["robust-train", "--device", "tpu"],
+             names="tpu"),
+        # --- attacks
+        Case("attacks", "attack --batch-size 0", ["attack", "backbone:digits", "--batch-size", "0", "-n", "10"],
+             names="--batch-size"),
+        Case("attacks", "attack -n 0", ["attack", "backbone:digits", "-n", "0"], names="-n"),
+        Case("attacks", "PGD with 0 steps", ["attack", "backbone:digits", "-a", "pgd", "--steps", "0", "-n", "10",
+                                            "-o", "{tmp}/rep"], names="steps", outputs=("rep",)),
+        Case("attacks", "an unknown attack", ["attack", "backbone:digits", "-a", "fgsmm", "-n", "10",
+                                             "-o", "{tmp}/rep"], names="fgsmm", outputs=("rep",)),
+        Case("attacks", "eps NaN", ["attack", "backbone:digits", "--eps", "nan", "-n", "10", "-o", "{tmp}/rep"],
+             names="eps", outputs=("rep",)),
+        Case("attacks", "a folder that is not a run", ["attack", "{tmp}"], names="checkpoint"),
+        Case("attacks", "a backbone that does not exist", ["attack", "backbone:cifar10"], names="cifar10"),
+        # --- GAN runs and their outputs
+        Case("sampling", "sample -n 0", ["sample", "{tmp}/run", "-n", "0"], trained_run(), names="-n"),
+        Case("sampling", "a class out of range", ["sample", "{tmp}/run", "--class", "3", "-o", "{tmp}/g.png"],
+             trained_run(), names="class", outputs=("g.png",)),
+        Case("sampling", "info on a folder that is not a run", ["info", "{tmp}"], names="not a gankit run folder"),
+        Case("sampling", "classify an image file that is not an image", ["classify", "{tmp}/clf", "{tmp}/x.png"],
+             both(semisup_classifier("clf"), write("x.png", "not a png")), names="x.png"),
+        Case("sampling", "classify a missing image", ["classify", "{tmp}/clf", "{tmp}/none.png"],
+             semisup_classifier("clf"), names="none.png"),
+        Case("sampling", "version and short help", ["--version"], expect="ok"),
+        Case("sampling", "a short training run", ["train", *TINY_GAN, "--out", "{tmp}/ok"], expect="ok"),
+    ]
+    if NO_CUDA:  # on a GPU machine these are fine inputs
+        out += [Case("devices", "train on CUDA with a CPU-only torch", ["train", "--set", "train.device=cuda"],
+                     names="CUDA"),
+                Case("devices", "semisup on CUDA with a CPU-only torch", ["semisup", "--set", "device=cuda",
+                                                                          "--data-root", DATA], names="CUDA"),
+                Case("devices", "attack on CUDA with a CPU-only torch", ["attack", "backbone:digits", "--device",
+                                                                         "cuda"], names="CUDA"),
+                Case("devices", "evaluate on CUDA with a CPU-only torch", ["evaluate", "{tmp}/run", "--device",
+                                                                           "cuda"], trained_run(), names="CUDA")]
+    return out
+
+
+def run_all(cases: list[Case]) -> list[Outcome]:
+    outcomes = []
+    for case in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            outcomes.append(run_case(case, Path(tmp)))
+    return outcomes
+
+
+def markdown(outcomes: list[Outcome], command: str) -> str:
+    counts = {k: sum(o.kind == k for o in outcomes) for k in ("ok", "error", "usage", "stopped", "traceback")}
+    failed = [o for o in outcomes if not o.passed]
+    lines = ["# Reliability: the input catalogue", "",
+             f"Written by `{command}` (the same catalogue runs in tests/test_reliability.py, with "
+             f"hypothesis-generated inputs besides). Each row is a gankit command on a bad or unusual input; "
+             f"a row passes when the outcome is the expected one, the message names the culprit, and a failed "
+             f"command left no half-written output.", "",
+             f"**{len(outcomes)} inputs: {counts['ok']} accepted, {counts['error']} clear errors, {counts['usage']} "
+             f"usage errors, {counts['stopped']} stopped runs, {counts['traceback']} tracebacks; "
+             f"{len(outcomes) - len(failed)} pass, {len(failed)} fail.**", "",
+             "| group | input | outcome | message | passes |", "|---|---|---|---|---|"]
+    for o in outcomes:
+        message = o.message.replace("|", "\\|").replace("\n", " ")
+        message = message if len(message) <= 220 else message[:217] + "..."
+        lines.append(f"| {o.case.group} | {o.case.name} | {o.kind} | {message} | "
+                     f"{'yes' if o.passed else '**no**: ' + o.why} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    outcomes = run_all(catalogue())
+    command = "GANKIT_DATA=../shared/data python benchmarks/reliability.py"
+    (ROOT / "docs" / "reliability.md").write_text(markdown(outcomes, command))
+    bad = [o for o in outcomes if not o.passed]
+    for o in bad:
+        print(f"FAIL {o.case.group}: {o.case.name}: {o.why} ({o.kind}: {o.message[:200]})", file=sys.stderr)
+    print(f"{len(outcomes)} inputs, {len(bad)} fail; wrote docs/reliability.md")
+
+
+if __name__ == "__main__":
+    main()
