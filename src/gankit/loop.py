@@ -270,6 +270,9 @@ class Trainer:
         self.players = [p for phase in game.phases for p in phase.players]
         if resume:
             self._restore()
+            if self.step > settings.steps:
+                raise GankitError(f"the run has done {self.step} steps and this config stops at {settings.steps}: "
+                                  f"ask for at least {self.step} (train.steps, epochs) to continue it")
         self.metrics = None
         if run is not None and self.info.is_main:
             self.metrics = MetricsLog(run.path / "metrics.jsonl", self.step if resume else None)

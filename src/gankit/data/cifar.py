@@ -29,9 +29,9 @@ def candidate_folders(root: Path) -> list[Path]:
 
 
 def _missing_message(root: Path, missing: list[Path]) -> str:
-    paths = "\n  ".join(str(p) for p in missing)
+    paths = ", ".join(str(p) for p in missing)
     return (
-        f"cifar10: dataset file(s) not found:\n  {paths}\n"
+        f"cifar10: dataset file(s) not found: {paths}. "
         f"Download cifar-10-binary.tar.gz (the binary version) from "
         f"https://www.cs.toronto.edu/~kriz/cifar.html and extract it under {root} "
         f"(giving {root / FOLDER}/ or {root / 'cifar10' / FOLDER}/), or run "

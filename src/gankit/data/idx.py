@@ -85,9 +85,9 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 def _missing_message(name: str, root: Path, missing: list[Path]) -> str:
     src = SOURCES[name]
-    paths = "\n  ".join(str(p) for p in missing)
+    paths = ", ".join(str(p) for p in missing)
     return (
-        f"{name}: dataset file(s) not found:\n  {paths}\n"
+        f"{name}: dataset file(s) not found: {paths}. "
         f"Get the official files from {src.url} (online, `gankit download {name}` "
         f"does it), or point --data-root / $GANKIT_DATA at a folder that contains "
         f"{src.folder}/ (the data root now is {root})."
