@@ -10,7 +10,7 @@ from torch import nn
 
 from gankit import checkpoint
 from gankit.config import Config, from_dict
-from gankit.errors import GankitError
+from gankit.errors import ConfigError, GankitError
 from gankit.game import build_players, sample_noise
 
 
@@ -36,13 +36,50 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
     """Load G (its EMA copy when saved and ``ema``) from a run folder or checkpoint file."""
     json_path = checkpoint.find_checkpoint(path)
     record, tensors = checkpoint.read_checkpoint(json_path)
-    cfg = from_dict(Config, record["config"])
-    G, _ = build_players(cfg, tuple(record["sample_shape"]), record["num_classes"])
+    if not any(k.startswith("G/") for k in tensors):  # e.g. a robust-train run's classifier
+        kind = record.get("kind")
+        raise GankitError(f"{json_path} holds no generator to sample (no G/ tensors)"
+                          + (f": it is a {kind} checkpoint" if isinstance(kind, str) else ""))
+    cfg = _config(record, json_path)
+    shape = checkpoint.record_field(record, "sample_shape", json_path, _is_shape,
+                                    "a list of positive whole numbers, e.g. [1, 28, 28]")
+    num_classes = checkpoint.record_field(record, "num_classes", json_path, checkpoint.is_count, "a whole number >= 0")
+    class_names = checkpoint.record_field(record, "class_names", json_path, _is_names, "null or a list of names",
+                                          default=None)
+    try:
+        G, _ = build_players(cfg, tuple(shape), num_classes)
+    except Exception as exc:  # ConfigError, or a net that cannot be built from these numbers
+        raise GankitError(f"{json_path}: cannot build the generator its config describes: "
+                          f"{checkpoint.one_line(exc)}") from None
     name = "G_ema" if ema and any(k.startswith("G_ema/") for k in tensors) else "G"
-    G.load_state_dict(checkpoint.module_state(tensors, name))
+    checkpoint.load_module(G, tensors, name, json_path, "generator",
+                           hint="was model.z_dim or a width edited in the JSON config, or the .safetensors "
+                                "copied from another run?")
     G.to(device).eval()
-    classes = record["num_classes"] if cfg.model.conditional != "none" else 0
-    return LoadedGenerator(G, cfg, record["step"], classes, record.get("class_names"), json_path)
+    classes = num_classes if cfg.model.conditional != "none" else 0
+    return LoadedGenerator(G, cfg, record["step"], classes, class_names, json_path)
+
+
+def _config(record: dict, json_path: Path) -> Config:
+    """The run's config from a checkpoint's JSON; errors name the file and the key."""
+    values = checkpoint.record_field(record, "config", json_path, lambda v: isinstance(v, dict),
+                                     "the run's config, an object with data, model and train")
+    try:
+        cfg = from_dict(Config, values)
+    except ConfigError as exc:
+        raise GankitError(f"{json_path}: bad config in the JSON: {exc}") from None
+    errors = cfg.model.check()  # what building the generator needs; data and train may differ today
+    if errors:
+        raise GankitError(f"{json_path}: bad config in the JSON: {errors[0]}")
+    return cfg
+
+
+def _is_shape(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(type(n) is int and n > 0 for n in value)
+
+
+def _is_names(value) -> bool:
+    return value is None or isinstance(value, list) and all(isinstance(n, str) for n in value)
 
 
 def class_labels(gen: LoadedGenerator, n: int, class_index: int | None) -> torch.Tensor | None:

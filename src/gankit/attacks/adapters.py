@@ -88,15 +88,10 @@ SEMISUP_KIND = "gankit-semisup-classifier"
 
 def _load_record(path: Path) -> tuple[dict, dict[str, Tensor] | None, Path]:
     """The checkpoint's JSON record and tensors; a semi-supervised classifier file defers its tensors."""
-    import json
-
-    from gankit.checkpoint import find_checkpoint, read_checkpoint
+    from gankit.checkpoint import find_checkpoint, read_checkpoint, read_json_record
     single = path / "classifier.json" if path.is_dir() else path.with_suffix(".json")
     if single.is_file():
-        try:
-            record = json.loads(single.read_text())
-        except (OSError, ValueError) as exc:
-            raise GankitError(f"cannot read {single}: {exc}") from None
+        record = read_json_record(single, "classifier")
         if record.get("kind") == SEMISUP_KIND:
             return record, None, single
     if path.is_dir() and list(path.glob("seed-*/classifier.json")):  # seeds trained side by side
@@ -107,8 +102,10 @@ def _load_record(path: Path) -> tuple[dict, dict[str, Tensor] | None, Path]:
     return record, tensors, json_path
 
 
-def _from_record(spec: dict, tensors: dict[str, Tensor], where: str) -> nn.Module:
-    from gankit.checkpoint import module_state
+def _from_record(spec: dict, tensors: dict[str, Tensor], where: Path) -> nn.Module:
+    from gankit.checkpoint import load_module
+    if not isinstance(spec, dict):
+        raise GankitError(f"{where}: 'classifier' must be an object (target, kwargs, module, ...), got {spec!r:.60}")
     target = str(spec.get("target", ""))
     if not target.startswith("gankit.") or ":" not in target:
         raise GankitError(f"{where}: classifier target must be 'gankit.module:Class' (only gankit's own "
@@ -117,9 +114,9 @@ def _from_record(spec: dict, tensors: dict[str, Tensor], where: str) -> nn.Modul
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
         net = cls(**spec.get("kwargs", {}))
-        net.load_state_dict(module_state(tensors, spec.get("module", "model")))
-    except Exception as exc:  # ImportError, AttributeError, TypeError, shape mismatches
+    except Exception as exc:  # ImportError, AttributeError, TypeError
         raise GankitError(f"{where}: cannot build classifier {target}: {exc}") from None
+    load_module(net, tensors, str(spec.get("module", "model")), where, "classifier")
     classes = spec.get("classes")
     return as_classifier(net, input_range=tuple(spec.get("input_range", (0.0, 1.0))), output=spec.get("output"),
                          classes=None if classes is None else slice(*classes))
@@ -144,16 +141,17 @@ def read_classifier(path: str | Path, device: str | torch.device = "cpu") -> tup
         model, record = load_semisup(json_path)
     elif "arch" in record:
         from gankit.attacks.models import MODELS, build_model
-        from gankit.checkpoint import module_state
-        if record["arch"] not in MODELS:
-            raise GankitError(f"{path}: unknown architecture {record['arch']!r} (known: {', '.join(MODELS)})")
+        from gankit.checkpoint import load_module
+        if not isinstance(record["arch"], str) or record["arch"] not in MODELS:
+            raise GankitError(f"{json_path}: unknown architecture {record['arch']!r} (known: {', '.join(MODELS)})")
         try:
             model = build_model(record["arch"], **record.get("model_args", {}))
-            model.load_state_dict(module_state(tensors, "model"))
-        except Exception as exc:  # TypeError, shape mismatches
-            raise GankitError(f"{path}: cannot rebuild the {record['arch']} classifier: {exc}") from None
+        except Exception as exc:  # TypeError: model_args that do not fit
+            raise GankitError(f"{json_path}: cannot rebuild the {record['arch']} classifier: {exc}") from None
+        load_module(model, tensors, "model", json_path, f"{record['arch']} classifier",
+                    hint="was model_args edited, or the .safetensors copied from another run?")
     elif "classifier" in record:
-        model = _from_record(record["classifier"], tensors, str(path))
+        model = _from_record(record["classifier"], tensors, json_path)
     else:
         raise GankitError(f"{path}: this checkpoint does not describe a classifier (its JSON has neither "
                           f"'arch' (gankit robust-train) nor a 'classifier' record; see "

@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import save
 from torch import Tensor, nn
 
-from gankit.checkpoint import atomic_write_bytes, atomic_write_text, read_record
+from gankit.checkpoint import (atomic_write_bytes, atomic_write_text, check_finite, is_count, load_state,
+                               read_record, record_field)
 from gankit.errors import GankitError
 from gankit.semisup.nets import Classifier, parse_widths
 
@@ -76,11 +77,27 @@ def load_classifier(path: str | Path) -> tuple[Classifier, dict[str, Any]]:
     if record.get("format") not in (1, FORMAT):
         raise GankitError(f"{json_path}: classifier format {record.get('format')} is not supported "
                           f"(this gankit reads formats 1 and {FORMAT})")
+    check_finite(tensors, json_path.with_suffix(".safetensors"))
     if record["format"] == 1:
         tensors = {k: v.unsqueeze(0) for k, v in tensors.items()}
-    model = Classifier(record["in_features"], parse_widths(record["d_hidden"], "d_hidden"), record["num_classes"])
-    model.load_state_dict(tensors)
+    model = _build(record, json_path)
+    load_state(model, tensors, json_path, "classifier",
+               hint="were in_features, d_hidden or num_classes edited, or the .safetensors copied from another run?")
     return model.eval(), record
+
+
+def _build(record: dict[str, Any], json_path: Path) -> Classifier:
+    """The (untrained) classifier the record describes; errors name the file and the key."""
+    positive = "a whole number > 0"
+    in_features = record_field(record, "in_features", json_path, lambda v: is_count(v) and v > 0, positive)
+    num_classes = record_field(record, "num_classes", json_path, lambda v: is_count(v) and v > 0, positive)
+    d_hidden = record_field(record, "d_hidden", json_path, lambda v: type(v) in (str, int),
+                            "layer widths like '1000-500-250'")
+    try:
+        widths = parse_widths(str(d_hidden), "d_hidden")
+    except ValueError as exc:
+        raise GankitError(f"{json_path}: {exc}") from None
+    return Classifier(in_features, widths, num_classes)
 
 
 def load_image(path: str | Path, image_shape: tuple[int, ...] = (1, 28, 28), invert: bool = False) -> Tensor:
