@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,12 +13,13 @@ from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
 from torch import nn
 
-from gankit.errors import DataError, GankitError
-from gankit.privacy import Column, Schema, SchemaLeakWarning, SynthConfig, Synthesizer, Table, fit, infer_schema, \
-    load_schema, read_csv, save_schema
+from gankit.errors import ConfigError, DataError, GankitError
+from gankit.privacy import Column, IdentifierWarning, Schema, SchemaLeakWarning, SynthConfig, Synthesizer, Table, fit, \
+    infer_schema, load_schema, read_csv, save_schema
 from gankit.privacy.baseline import HistogramSynthesizer
 from gankit.privacy.dp import ALPHAS, calibrate_noise
-from gankit.privacy.report import privacy_audit
+from gankit.privacy.report import detection_auroc, privacy_audit, synth_report
+from gankit.privacy.synth import noise_levels
 from gankit.privacy.transform import TableEncoder
 
 SCHEMA = Schema([Column("age", "ordinal", 18, 90), Column("bmi", "continuous", 15.0, 50.0),
@@ -67,6 +70,22 @@ def test_calibration_without_earlier_releases_is_opacus_get_noise_multiplier():
     theirs = get_noise_multiplier(target_epsilon=2.0, target_delta=1e-5, sample_rate=0.05, steps=300,
                                   alphas=ALPHAS)
     assert ours == pytest.approx(theirs)
+
+
+@pytest.mark.filterwarnings("ignore:Optimal order is the largest alpha")
+def test_an_epsilon_out_of_reach_names_the_smallest_reachable_one():
+    """Opacus' "privacy budget is too low" becomes one line with the floor of these settings, and the
+    floor it names is reachable while a little below it is not."""
+    config = SynthConfig(epsilon=1e-6, steps=100, batch_size=16, delta=1e-5)
+    with pytest.raises(ConfigError, match=r"epsilon=1e-06 is out of reach: with delta=1e-05, prior_share=0.1 and 100 "
+                                          r"DP-SGD steps at sample rate 0.1 the smallest epsilon") as refused:
+        noise_levels(config, 0.1)
+    assert "\n" not in str(refused.value)
+    floor = float(re.search(r"can reach is ([0-9.e+-]+);", str(refused.value)).group(1))
+    assert 0.01 < floor < 0.1
+    noise_levels(replace(config, epsilon=floor), 0.1)
+    with pytest.raises(ConfigError, match="out of reach"):
+        noise_levels(replace(config, epsilon=0.97 * floor), 0.1)
 
 
 def test_finite_epsilon_refuses_a_discriminator_with_batchnorm():
@@ -154,6 +173,46 @@ def test_inference_reports_junk_in_a_numeric_column(tmp_path):
         infer_schema(tmp_path / "t.csv", target="y")
 
 
+def test_text_placeholders_in_a_numeric_column_are_listed(tmp_path):
+    """A lab column with 'n.d.' in a fifth of its cells is numeric with placeholders, not free text."""
+    rows = [f"{20 + i % 7},{'n.d.' if i % 5 == 0 else ('<5' if i == 7 else 5.5 + i / 10)},{'ab'[i % 2]}"
+            for i in range(60)]
+    (tmp_path / "t.csv").write_text("age,lab,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"line 2, column 'lab': 'n.d.' is not a number, and the column is otherwise "
+                                        r"numeric \(not numbers: 'n.d.' \(12 cells\), '<5' \(1 cell\)\); write missing "
+                                        r"values as empty cells or NA"):
+        infer_schema(tmp_path / "t.csv", target="y")
+
+
+def test_numeric_identifiers_are_flagged_like_text_ones(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [f"{i},{100_000 + 37 * i + rng.integers(30)},{rng.integers(18, 91)},P{i:03d},{'ab'[i % 2]}"
+            for i in range(40)]
+    (tmp_path / "t.csv").write_text("row,patient,age,code,y\n" + "\n".join(rows) + "\n")
+    with pytest.warns(UserWarning) as caught:
+        infer_schema(tmp_path / "t.csv", target="y")
+    flagged = {str(w.message).split("'")[1]: str(w.message) for w in caught if w.category is IdentifierWarning}
+    assert set(flagged) == {"row", "patient", "code"}
+    assert "running from 0 to 39 without a gap: a row number?" in flagged["row"]
+    assert "distinct integers: a record identifier (patient number)?" in flagged["patient"]
+
+
+@pytest.mark.parametrize("huge", ["1e308", "1.7e308"])
+def test_a_range_that_overflows_float_math_is_refused(tmp_path, huge):
+    rows = [f"{huge if i == 0 else ('-' + huge if i == 1 else i % 20)},{'ab'[i % 2]}" for i in range(30)]
+    (tmp_path / "t.csv").write_text("x,y\n" + "\n".join(rows) + "\n")
+    refused = r"column 'x': its range \[-1\.?\d*e\+308, 1\.?\d*e\+308\] is too wide for float arithmetic"
+    with pytest.warns(SchemaLeakWarning), pytest.raises(DataError, match=refused):
+        infer_schema(tmp_path / "t.csv", target="y")
+    (tmp_path / "s.yaml").write_text(f"columns:\n  - {{name: x, type: continuous, min: -{huge}, max: {huge}}}\n")
+    with pytest.raises(DataError, match="too wide for float arithmetic"):
+        load_schema(tmp_path / "s.yaml")
+    (tmp_path / "ok.yaml").write_text("target: y\ncolumns:\n  - {name: x, type: continuous, min: 0, max: 100}\n"
+                                      "  - {name: y, type: categorical, categories: [a, b]}\n")
+    with pytest.warns(UserWarning, match="2 value\\(s\\) outside the schema bounds"):  # declared bounds: clipped
+        assert read_csv(tmp_path / "t.csv", load_schema(tmp_path / "ok.yaml")).data["x"][:2].tolist() == [100, 0]
+
+
 def test_out_of_bounds_values_are_clipped_with_a_warning(tmp_path):
     (tmp_path / "t.csv").write_text(GOOD.replace("25.5", "75.0"))
     with pytest.warns(UserWarning, match="outside the schema bounds"):
@@ -180,6 +239,19 @@ def test_encoder_round_trip_is_exact_to_the_grid():
 
 
 # --- the audit can see a leak ------------------------------------------------------------------
+
+def test_report_needs_held_out_rows_and_copes_with_few_rows():
+    model = fit(small_table(), SynthConfig(epsilon=math.inf, **{**TINY, "steps": 2}))
+    table = small_table(6)
+    with pytest.raises(GankitError, match="the report needs at least 2 training rows and 1 held-out row, got 6 and 0"):
+        synth_report(model, table, table.subset(np.arange(0)))
+    with pytest.raises(GankitError, match="-n must be >= 1 synthetic rows, got 0"):
+        synth_report(model, table, table, n=0)
+    assert 0 <= detection_auroc(table.subset(np.arange(3)), model.sample(3)) <= 1  # 3 folds, not 5
+    one_class = table.subset(np.flatnonzero(table.data["outcome"] == table.data["outcome"][0])[:1])
+    report = synth_report(model, table, one_class, n=20)
+    assert report["utility"]["logistic regression"]["tstr"]["note"] == "the held-out rows lack a class"
+
 
 def test_membership_attack_flags_a_deliberately_overfit_model():
     """A non-private AC-GAN whose target is the record id: class i has exactly one real row, so

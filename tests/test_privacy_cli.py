@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+
 import pytest
 from typer.testing import CliRunner
 
-from gankit.cli import app
+from gankit.cli import app, main
 from gankit.errors import DataError
 from gankit.privacy import load_schema
 
@@ -57,8 +59,59 @@ def test_csv_without_schema_warns_and_writes_an_editable_schema(tmp_path):
 
 def test_bad_csv_is_a_user_error_naming_column_and_line(tmp_path):
     """GankitError reaches gankit.cli.main, which prints it as one red line and exits 2."""
-    (tmp_path / "p.csv").write_text("age,outcome\n30,y\n31,n\n,y\n" + "".join(f"{40 + i},n\n" for i in range(20)))
+    (tmp_path / "p.csv").write_text("age,outcome\n30,y\n31,n\n32,\n" + "".join(f"{40 + i},n\n" for i in range(20)))
     result = runner.invoke(app, ["synth", "fit", str(tmp_path / "p.csv"), "--target", "outcome", "-o",
                                  str(tmp_path / "m")])
     assert isinstance(result.exception, DataError)
-    assert "line 4, column 'age': missing value" in str(result.exception)
+    assert "column 'outcome' (the target): missing value on line 4" in str(result.exception)
+
+
+def gankit(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """The command as a shell runs it (gankit.cli.main): exit status and stderr, its lines joined."""
+    monkeypatch.setattr(sys, "argv", ["gankit", *map(str, args)])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    return stop.value.code, " ".join(capsys.readouterr().err.split())
+
+
+def assert_one_error(status: int, err: str, expected: str) -> None:
+    assert status == 2 and err.startswith("error:") and err.count("error:") == 1, err
+    assert "Traceback" not in err and expected in err, err
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--max-grad-norm", "-1"], "error: invalid synth configuration: max_grad_norm: must be > 0, got -1.0"),
+    (["--max-grad-norm", "0"], "error: invalid synth configuration: max_grad_norm: must be > 0, got 0.0"),
+    (["--epsilon", "1e-6"], "epsilon=1e-06 is out of reach: with delta=1e-05, prior_share=0.1 and 3 DP-SGD steps at "
+                            "sample rate 0.161 the smallest epsilon the rdp accountant can reach is 0.0"),
+])
+def test_fit_settings_out_of_range_are_one_error_line(tmp_path, monkeypatch, capsys, flags, expected):
+    status, err = gankit(monkeypatch, capsys, "synth", "fit", "breast-cancer", "--steps", 3, "-o", tmp_path / "m",
+                         "--no-progress", *flags)
+    assert_one_error(status, err, expected)
+    assert not (tmp_path / "m").exists()
+
+
+def test_fit_refuses_a_tiny_table_and_a_range_that_overflows(tmp_path, monkeypatch, capsys):
+    (tmp_path / "two.csv").write_text("a,y\n1,n\n2,y\n")
+    status, err = gankit(monkeypatch, capsys, "synth", "fit", tmp_path / "two.csv", "--target", "y", "--batch-size", 1,
+                         "--delta", 0.1, "-o", tmp_path / "m", "--no-progress")
+    assert_one_error(status, err, "two.csv: 2 rows give 2 training rows (after holding out 0); a fit needs at least 20")
+    rows = [f"{('1e308' if i == 0 else '-1e308') if i < 2 else i},{'ab'[i % 2]}" for i in range(100)]
+    (tmp_path / "big.csv").write_text("x,y\n" + "\n".join(rows) + "\n")
+    status, err = gankit(monkeypatch, capsys, "synth", "fit", tmp_path / "big.csv", "--target", "y",
+                         "-o", tmp_path / "m", "--no-progress")
+    assert_one_error(status, err, "big.csv: column 'x': its range [-1e+308, 1e+308] is too wide for float arithmetic")
+
+
+def test_outputs_that_are_the_wrong_kind_of_path_and_n_below_one_are_refused(tmp_path, monkeypatch, capsys):
+    """Checked before the model is read: no model is needed to see these errors."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "file").write_text("x")
+    status, err = gankit(monkeypatch, capsys, "synth", "sample", tmp_path / "m", "-o", tmp_path / "m")
+    assert_one_error(status, err, "m: is a folder; give a file name for the CSV, e.g. -o ")
+    status, err = gankit(monkeypatch, capsys, "synth", "fit", "breast-cancer", "-o", tmp_path / "file")
+    assert_one_error(status, err, "file: is a file; give a folder name for the model")
+    for n in (0, -3):
+        status, err = gankit(monkeypatch, capsys, "synth", "report", tmp_path / "m", "-n", n)
+        assert_one_error(status, err, f"error: -n must be >= 1 synthetic rows, got {n}")

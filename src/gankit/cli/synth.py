@@ -53,8 +53,15 @@ def _epsilon(text: str) -> float:
 
 * `gankit synth fit breast-cancer -o model/ --resume runs/synth-breast-cancer-20261204-101500` : after Ctrl-C
 
-Without --schema the bounds and categories are read off the data (a warning says they are not
-covered by epsilon) and written to MODEL/schema.yaml for you to edit and declare.
+Without --schema the bounds, categories and which columns have missing values are read off the
+data (a warning says they are not covered by epsilon) and written to MODEL/schema.yaml for you to
+edit and declare.
+
+Missing values (empty cells, NA, N/A, NaN, null, none, ?) are modelled, not imputed: a categorical
+column's missing value is one more category, a numeric column gets a missingness indicator beside
+its value, and synthetic rows have missing cells at the learnt rate. A declared schema allows them
+with `missing: true` on the column. The target column must not be missing. A fit needs at least 20
+training rows.
 """)
 def fit(
     data: Annotated[str, typer.Argument(help="A CSV file with a header line, or a built-in example: "
@@ -128,8 +135,12 @@ def sample(
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV to write.")] = Path("synthetic.csv"),
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
-    """Draw synthetic rows from a fitted model into a CSV (same columns as the training table)."""
+    """Draw synthetic rows from a fitted model into a CSV (same columns as the training table).
+
+    Missing values are written as empty cells."""
     from gankit.privacy import Synthesizer
+    if output.is_dir():
+        raise GankitError(f"-o {output}: is a folder; give a file name for the CSV, e.g. -o {output / 'synthetic.csv'}")
     synthesizer = Synthesizer.load(model)
     synthesizer.sample(n, seed=seed).to_csv(output)
     console.print(f"wrote {n} synthetic rows to [cyan]{output}")
@@ -155,6 +166,8 @@ def report(
     from gankit.privacy.report import synth_report, write_report
     from gankit.privacy.source import load_fitted_tables
 
+    if n is not None and n < 1:
+        raise GankitError(f"-n must be >= 1 synthetic rows, got {n}")
     synthesizer = Synthesizer.load(model)
     with _shown_warnings():
         train, hold = load_fitted_tables(synthesizer, data)
@@ -165,7 +178,7 @@ def report(
     lr = result["utility"]["logistic regression"]
     console.print(f"epsilon {spent if spent == 'inf' else f'{spent:.3f}'}; TSTR AUROC (logistic regression) "
                   f"{_num(lr['tstr']['auroc'])} vs TRTR {_num(lr['trtr']['auroc'])}; detection AUROC "
-                  f"{result['fidelity']['detection_auroc']:.3f}; membership-inference AUROC "
+                  f"{_num(result['fidelity']['detection_auroc'])}; membership-inference AUROC "
                   f"{result['audit']['mia_auroc']:.3f}")
     console.print(f"wrote [cyan]{html_path}[/] and [cyan]{json_path}")
 

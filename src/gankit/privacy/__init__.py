@@ -10,9 +10,9 @@ clinical data sharing" (a DP AC-GAN on clinical-trial records), with DP-SGD thro
 """
 
 from gankit.privacy.examples import EXAMPLES, load_example, split_table
-from gankit.privacy.schema import Column, Schema, SchemaLeakWarning, Table, infer_schema, load_schema, read_csv, \
-    save_schema
+from gankit.privacy.schema import Column, IdentifierWarning, Schema, SchemaLeakWarning, Table, infer_schema, \
+    load_schema, read_csv, save_schema
 from gankit.privacy.synth import SynthConfig, Synthesizer, fit
 
-__all__ = ["EXAMPLES", "Column", "Schema", "SchemaLeakWarning", "SynthConfig", "Synthesizer", "Table", "fit",
-           "infer_schema", "load_example", "load_schema", "read_csv", "save_schema", "split_table"]
+__all__ = ["EXAMPLES", "Column", "IdentifierWarning", "Schema", "SchemaLeakWarning", "SynthConfig", "Synthesizer",
+           "Table", "fit", "infer_schema", "load_example", "load_schema", "read_csv", "save_schema", "split_table"]

@@ -11,6 +11,8 @@ every relation between columns is lost.
 ``conditional=True`` keeps one set of histograms per target class plus the class
 counts (still one cell per histogram per record): a private naive-Bayes model, the
 strongest thing a per-column method can be for a classification task.
+
+A column that may be missing has one more cell, "missing" (still one cell per record).
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ class HistogramSynthesizer:
         self.privacy: dict = {}
 
     def _cells(self, col: Column, values: np.ndarray) -> tuple[np.ndarray, int]:
-        if col.numeric:
-            u = np.clip((values.astype(np.float64) - col.min) / (col.max - col.min), 0, 1)
-            return np.minimum((u * self.bins).astype(np.int64), self.bins - 1), self.bins
-        lookup = {c: i for i, c in enumerate(col.categories)}
-        return np.array([lookup[v] for v in values], dtype=np.int64), len(col.categories)
+        if col.numeric:  # a missing number is the cell after the last bin
+            values = values.astype(np.float64)
+            u = np.clip((np.nan_to_num(values, nan=col.min) - col.min) / (col.max - col.min), 0, 1)
+            cells = np.minimum((u * self.bins).astype(np.int64), self.bins - 1)
+            return np.where(np.isnan(values), self.bins, cells), self.bins + int(col.missing)
+        lookup = {c: i for i, c in enumerate(col.levels)}
+        return np.array([lookup[v] for v in values], dtype=np.int64), len(col.levels)
 
     def fit(self, train: Table) -> HistogramSynthesizer:
         rng = np.random.default_rng(self.seed)
@@ -88,9 +92,10 @@ class HistogramSynthesizer:
     def _draw(self, col: Column, probs: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         cells = rng.choice(len(probs), size=n, p=probs)
         if not col.numeric:
-            return np.array(col.categories, dtype=object)[cells]
+            return np.array(col.levels, dtype=object)[cells]
         value = col.min + (cells + rng.random(n)) / self.bins * (col.max - col.min)
-        return np.round(value) if col.type == "ordinal" else value
+        value = np.round(value) if col.type == "ordinal" else value
+        return np.where(cells == self.bins, np.nan, value)
 
 
 def _normalize(counts: np.ndarray) -> np.ndarray:

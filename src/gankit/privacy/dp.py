@@ -7,15 +7,24 @@ learns from the noisy discriminator alone, so by post-processing it carries the
 same (epsilon, delta).
 
 Besides the SGD steps a fit makes one more release: the class counts of the target
-column, with Gaussian noise (sensitivity 1: a record adds 1 to one count). Both go
-through the same Opacus accountant; a counts release is a step with sample rate 1.
+column, with Gaussian noise (sensitivity 1: a record adds 1 to one count), and with
+them the counts of missing cells of columns that may be missing, noised so that the
+whole vector is one Gaussian mechanism at the same noise multiplier (synth.noisy_counts).
+Both go through the same Opacus accountant; a counts release is a step with sample rate 1.
 ``calibrate_noise`` picks the SGD noise multiplier so that the whole history spends
 the target epsilon; ``Ledger.spent`` reads the epsilon back from the accountant.
+
+A target epsilon can be out of reach: even a huge noise multiplier leaves an epsilon
+floor (for RDP about log(1/delta) / (largest order - 1)). The searches stop at
+``MAX_NOISE`` and raise ``BudgetTooSmall``; ``smallest_reachable_epsilon`` says where
+the floor of a fit lies.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+
 import torch
 from opacus import GradSampleModule
 from opacus.accountants import create_accountant
@@ -30,6 +39,11 @@ ACCOUNTANTS = ("rdp", "prv")
 # Opacus' default RDP orders stop at 63, which floors a single release at epsilon ~ log(1/delta)/62
 # (0.19 at delta=1e-5); small budgets and heavily noised releases need higher orders.
 ALPHAS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [80, 96, 128, 192, 256, 384, 512, 768, 1024]
+MAX_NOISE = 1e6  # the noise-multiplier searches give up above this (as Opacus' get_noise_multiplier does)
+
+
+class BudgetTooSmall(ConfigError):
+    """No noise multiplier up to MAX_NOISE brings the releases down to the target epsilon."""
 
 
 def _extra(accountant: str) -> dict:
@@ -71,10 +85,21 @@ def _epsilon(history: list[tuple[float, float, int]], delta: float, accountant: 
     return float(acc.get_epsilon(delta=delta, **_extra(accountant)))
 
 
+def _opacus_noise(**kwargs) -> float:
+    """Opacus' noise-multiplier search, with its "budget too low" ValueError as BudgetTooSmall."""
+    try:
+        return float(get_noise_multiplier(**kwargs))
+    except ValueError as exc:
+        if "too low" not in str(exc):
+            raise
+        raise BudgetTooSmall(f"epsilon={kwargs['target_epsilon']:g} is out of reach at delta="
+                             f"{kwargs['target_delta']:g}") from None
+
+
 def counts_noise(epsilon: float, delta: float, accountant: str = "rdp") -> float:
     """Noise multiplier of one Gaussian release of class counts that alone would spend ``epsilon``."""
-    return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=1.0, steps=1,
-                                      accountant=accountant, **_extra(accountant)))
+    return _opacus_noise(target_epsilon=epsilon, target_delta=delta, sample_rate=1.0, steps=1,
+                         accountant=accountant, **_extra(accountant))
 
 
 def calibrate_noise(*, epsilon: float, delta: float, sample_rate: float, steps: int,
@@ -85,17 +110,17 @@ def calibrate_noise(*, epsilon: float, delta: float, sample_rate: float, steps: 
     With nothing before, this is ``opacus.accountants.utils.get_noise_multiplier``.
     RDP uses the orders ``ALPHAS`` here and when the ledger reads epsilon back."""
     if not before:
-        return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
-                                          steps=steps, accountant=accountant, epsilon_tolerance=tolerance,
-                                          **_extra(accountant)))
+        return _opacus_noise(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, steps=steps,
+                             accountant=accountant, epsilon_tolerance=tolerance, **_extra(accountant))
     history = list(before)
     if _epsilon(history, delta, accountant) >= epsilon:
-        raise ConfigError("the class-count release alone spends the whole epsilon; lower prior_share")
+        raise BudgetTooSmall("the class-count release alone spends the whole epsilon; lower prior_share")
     lo, hi = 0.0, 10.0
     while _epsilon(history + [(hi, sample_rate, steps)], delta, accountant) > epsilon:
-        lo, hi = hi, 2 * hi
-        if hi > 1e6:
-            raise ConfigError(f"no noise level reaches epsilon={epsilon} with {steps} steps")
+        if hi >= MAX_NOISE:
+            raise BudgetTooSmall(f"no noise multiplier up to {MAX_NOISE:g} reaches epsilon={epsilon:g} "
+                                 f"with {steps} steps")
+        lo, hi = hi, min(2 * hi, MAX_NOISE)
     while True:
         mid = (lo + hi) / 2
         eps = _epsilon(history + [(mid, sample_rate, steps)], delta, accountant)
@@ -105,6 +130,45 @@ def calibrate_noise(*, epsilon: float, delta: float, sample_rate: float, steps: 
             hi = mid
             if epsilon - eps < tolerance:
                 return hi
+
+
+def smallest_reachable_epsilon(*, delta: float, sample_rate: float, steps: int, prior_share: float,
+                               accountant: str = "rdp", start: float = 1e-6) -> float:
+    """The smallest target epsilon (within about 2 %, never below it) that a fit can be calibrated
+    to: class counts at ``prior_share`` of it (``counts_noise``), then ``steps`` DP-SGD steps at
+    ``sample_rate`` (``calibrate_noise``, which succeeds iff its largest noise, MAX_NOISE, is enough).
+    ``start``: a target known to be out of reach; the search goes up from there."""
+    def reachable(epsilon: float) -> bool:
+        try:
+            sigma_counts = counts_noise(prior_share * epsilon, delta, accountant)
+        except BudgetTooSmall:
+            return False
+        return _epsilon([(sigma_counts, 1.0, 1), (MAX_NOISE, sample_rate, steps)], delta, accountant) <= epsilon
+
+    with warnings.catch_warnings():  # at such noise the best RDP order is the largest one: expected here
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        return _search_up(reachable, start, _epsilon_at_max_noise(delta, sample_rate, steps, prior_share, accountant))
+
+
+def _epsilon_at_max_noise(delta: float, sample_rate: float, steps: int, prior_share: float, accountant: str
+                          ) -> float:
+    """A lower bound of the floor: what both releases spend at MAX_NOISE, or what the counts alone need."""
+    at_max_noise = [(MAX_NOISE, 1.0, 1), (MAX_NOISE, sample_rate, steps)]
+    return max(_epsilon(at_max_noise, delta, accountant), _epsilon(at_max_noise[:1], delta, accountant) / prior_share)
+
+
+def _search_up(reachable, start: float, lower_bound: float) -> float:
+    """The smallest epsilon above ``start`` that is ``reachable`` (monotone), within 1 %, rounded up to 3 digits."""
+    lo, hi = start, max(2 * start, lower_bound)
+    while not reachable(hi):
+        if hi > 1e6:  # not a budget anyone means: do not search forever
+            return math.inf
+        lo, hi = hi, 2 * hi
+    while hi > 1.01 * lo:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (lo, mid) if reachable(mid) else (mid, hi)
+    step = 10.0 ** (math.floor(math.log10(hi)) - 2)
+    return math.ceil(hi / step) * step
 
 
 class Ledger:

@@ -17,6 +17,10 @@
   to as many held-out rows, and a membership-inference attack that calls a record a
   member when a synthetic row lies close to it (the distance attack of Hilprecht et al.
   2019 / the DCR test of synthcity); AUROC about 0.5 means no leak it can see.
+* missing: for each column that may be missing, how the model handles it and the share
+  of missing cells in the real training rows and in the synthetic ones. Fidelity
+  compares the values of present cells; classifiers and distances see a missing number
+  as mid-range plus a 0/1 "missing" feature.
 
 The report reads the real rows: it is for the data holder and is not itself private.
 """
@@ -36,10 +40,15 @@ from scipy.stats import ks_2samp, wasserstein_distance
 
 from gankit import __version__
 from gankit.checkpoint import atomic_write_text
-from gankit.privacy.schema import Table
+from gankit.errors import GankitError
+from gankit.privacy.schema import Column, Table
 from gankit.privacy.transform import TableEncoder
 
 CLASSIFIERS = ("logistic regression", "random forest", "gradient boosting")
+HANDLING = {"categorical": "its own category: the generator draws 'missing' like any other value",
+            "numeric": "a missingness indicator beside the value: the generator draws present or missing, "
+                       "and a value only for present cells"}
+CALIBRATED = "; the overall missing share is matched to a noisy count released under the same (ε, δ)"
 
 
 def _classifier(name: str, seed: int):
@@ -75,7 +84,10 @@ def _fit_score(name: str, x_fit, y_fit, x_test, y_test, n_classes: int, seed: in
         return {"auroc": None, "accuracy": None, "note": "the training set lacks a class"}
     model = _classifier(name, seed).fit(x_fit, y_fit)
     proba = model.predict_proba(x_test)
-    return {"auroc": _auroc(y_test, proba), "accuracy": float((proba.argmax(1) == y_test).mean())}
+    accuracy = float((proba.argmax(1) == y_test).mean())
+    if len(np.unique(y_test)) < n_classes:  # AUROC is undefined for a class with no held-out row
+        return {"auroc": None, "accuracy": accuracy, "note": "the held-out rows lack a class"}
+    return {"auroc": _auroc(y_test, proba), "accuracy": accuracy}
 
 
 def utility(synthetic: Table, train: Table, holdout: Table, seed: int = 0,
@@ -91,12 +103,16 @@ def utility(synthetic: Table, train: Table, holdout: Table, seed: int = 0,
     return out
 
 
-def detection_auroc(real: Table, synthetic: Table, seed: int = 0, folds: int = 5) -> float:
-    """Out-of-fold AUROC of a random forest separating real rows from as many synthetic rows."""
+def detection_auroc(real: Table, synthetic: Table, seed: int = 0, folds: int = 5) -> float | None:
+    """Out-of-fold AUROC of a random forest separating real rows from as many synthetic rows
+    (fewer folds when there are fewer than ``folds`` rows of each; None below two)."""
     from sklearn.model_selection import StratifiedKFold
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import roc_auc_score
     n = min(len(real), len(synthetic))
+    if n < 2:
+        return None
+    folds = min(folds, n)
     rng = np.random.default_rng(seed)
     a = _features(real, True)[rng.choice(len(real), n, replace=False)]
     b = _features(synthetic, True)[rng.choice(len(synthetic), n, replace=False)]
@@ -113,15 +129,37 @@ def fidelity(real: Table, synthetic: Table, seed: int = 0) -> dict:
     for col in real.schema.columns:
         r, s = real.data[col.name], synthetic.data[col.name]
         if col.numeric:
-            span = col.max - col.min
-            columns[col.name] = {"type": col.type, "ks": float(ks_2samp(r, s).statistic),
-                                 "wasserstein": float(wasserstein_distance(r, s) / span)}
-        else:
-            p = np.array([(r == c).mean() for c in col.categories])
-            q = np.array([(s == c).mean() for c in col.categories])
+            columns[col.name] = {"type": col.type, **_value_distances(col, r, s)}
+        else:  # missing counts as one more category
+            p = np.array([(r == c).mean() for c in col.levels])
+            q = np.array([(s == c).mean() for c in col.levels])
             columns[col.name] = {"type": col.type, "tv": float(0.5 * np.abs(p - q).sum())}
     return {"columns": columns, "correlation_mad": _correlation_mad(real, synthetic),
             "detection_auroc": detection_auroc(real, synthetic, seed)}
+
+
+def _value_distances(col: Column, real: np.ndarray, synthetic: np.ndarray) -> dict:
+    """KS and Wasserstein-1 / range between the present values (None when one side has none)."""
+    r, s = real[~np.isnan(real)], synthetic[~np.isnan(synthetic)]
+    if not len(r) or not len(s):
+        return {"ks": None, "wasserstein": None}
+    return {"ks": float(ks_2samp(r, s).statistic),
+            "wasserstein": float(wasserstein_distance(r, s) / (col.max - col.min))}
+
+
+def missing_values(real: Table, synthetic: Table, released: dict | None = None) -> dict:
+    """Per column that may be missing: how the model handles it and the missing share in the real and
+    synthetic rows; ``released``: the model's record of the (noisy) shares it was calibrated to."""
+    out = {}
+    for col in real.schema.columns:
+        if not col.missing:
+            continue
+        rate = (released or {}).get(col.name, {}).get("released_rate")
+        handling = HANDLING["numeric" if col.numeric else "categorical"] + (CALIBRATED if rate is not None else "")
+        out[col.name] = {"type": col.type, "handling": handling,
+                         "real_rate": float(col.is_missing(real.data[col.name]).mean()), "released_rate": rate,
+                         "synthetic_rate": float(col.is_missing(synthetic.data[col.name]).mean())}
+    return out
 
 
 def _correlation_mad(real: Table, synthetic: Table) -> float:
@@ -153,13 +191,19 @@ def privacy_audit(synthetic: Table, train: Table, holdout: Table, seed: int = 0)
 def synth_report(model, train: Table, holdout: Table, *, n: int | None = None, seed: int = 0) -> dict:
     """Everything in one dict: ``model`` is a Synthesizer (or anything with sample/privacy/schema)."""
     start = time.time()
-    synthetic = model.sample(n or len(train), seed=seed)
+    if n is not None and n < 1:
+        raise GankitError(f"-n must be >= 1 synthetic rows, got {n}")
+    if len(train) < 2 or not len(holdout):
+        raise GankitError(f"the report needs at least 2 training rows and 1 held-out row, got {len(train)} and "
+                          f"{len(holdout)}; fit on a larger table")
+    synthetic = model.sample(len(train) if n is None else n, seed=seed)
     return {"gankit": __version__, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "source": getattr(model, "source", {}), "n_train": len(train), "n_holdout": len(holdout),
             "n_synthetic": len(synthetic), "target": train.schema.target, "privacy": model.privacy,
-            "schema_declared": train.schema.declared, "fidelity": fidelity(train, synthetic, seed),
-            "utility": utility(synthetic, train, holdout, seed), "audit": privacy_audit(synthetic, train, holdout, seed),
-            "seconds": round(time.time() - start, 1)}
+            "schema_declared": train.schema.declared,
+            "missing": missing_values(train, synthetic, getattr(model, "missing", None)),
+            "fidelity": fidelity(train, synthetic, seed), "utility": utility(synthetic, train, holdout, seed),
+            "audit": privacy_audit(synthetic, train, holdout, seed), "seconds": round(time.time() - start, 1)}
 
 
 # --- HTML -----------------------------------------------------------------------------
@@ -194,15 +238,32 @@ def _privacy_html(r: dict) -> str:
                      f"Opacus' {html.escape(p['ledger']['accountant'].upper())} accountant over {p.get('steps')} "
                      f"DP-SGD steps (sample rate {_f(p.get('sample_rate'), 4)}, noise multiplier "
                      f"{_f(p.get('noise_multiplier'))}, clipping {p.get('max_grad_norm')}) and one noisy release "
-                     f"of the class counts.</p>")
-    schema = ("<p>Schema <b>declared</b>: bounds and categories are public inputs, not read from the rows.</p>"
-              if r["schema_declared"] else
-              "<p class=warn>Schema INFERRED from the data: its bounds (each a real record's min or max) and "
-              "category lists are not covered by ε. Declare them for a real release.</p>")
+                     f"of the class counts{_missing_counts_note(p)}.</p>")
+    schema = ("<p>Schema <b>declared</b>: bounds, categories and which columns may be missing are public inputs, "
+              "not read from the rows.</p>" if r["schema_declared"] else
+              "<p class=warn>Schema INFERRED from the data: its bounds (each a real record's min or max), "
+              "category lists and which columns may be missing are not covered by ε. Declare them for a real "
+              "release.</p>")
     reads = ("<p class=muted>This report itself reads the real training and held-out rows (TRTR scores, "
              "distances, marginals): it is for the data holder, is not covered by ε, and should not be "
              "published beside the synthetic table.</p>")
     return guarantee + schema + reads
+
+
+def _missing_html(r: dict) -> str:
+    missing = r.get("missing") or {}
+    if not missing:
+        return "<p>No column may hold missing values (none had any in the training table, or the schema says so).</p>"
+    rows = [[name, m["type"], m["handling"], m["real_rate"], m.get("released_rate"), m["synthetic_rate"]]
+            for name, m in missing.items()]
+    return ("<p>Missing values are modelled, not imputed: synthetic rows have missing (empty) cells too. The "
+            "fidelity table compares present values only.</p>" +
+            _table(["column", "type", "handled as", "missing share, real", "released (noisy)", "synthetic"], rows))
+
+
+def _missing_counts_note(privacy: dict) -> str:
+    columns = privacy.get("missing_counts_released") or []
+    return f" and of the number of missing cells in {', '.join(map(html.escape, columns))}" if columns else ""
 
 
 def render_html(r: dict) -> str:
@@ -222,6 +283,7 @@ def render_html(r: dict) -> str:
                 ["detection AUROC", fid["detection_auroc"], "random forest telling real from synthetic: 0.5 best"],
                 ["correlation difference", fid["correlation_mad"], "mean |Δ corr| over column pairs: 0 best"]]),
             _table(["column", "type", "total variation", "KS", "Wasserstein / range"], cols),
+            "<h2>Missing values</h2>", _missing_html(r),
             "<h2>Privacy audit</h2>",
             _table(["measure", "value", "meaning"], [
                 ["membership-inference AUROC", aud["mia_auroc"], "distance attack on train vs held-out rows: "

@@ -9,7 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from gankit.errors import GankitError
+from gankit.errors import DataError, GankitError
+
+# Fewer training rows make neither a model nor a report worth reading: the report's detection
+# test is 5-fold, and DP noise on a handful of rows leaves nothing of them.
+MIN_TRAIN_ROWS = 20
 
 
 def load_training_table(data: str, target: Optional[str] = None, schema: Optional[Path] = None,
@@ -36,8 +40,19 @@ def load_training_table(data: str, target: Optional[str] = None, schema: Optiona
         raise GankitError("name the outcome column with --target COLUMN (or 'target:' in the schema)")
     spec.column(spec.target)
     train, hold = split_table(read_csv(path, spec), holdout, seed)
+    check_split(path, train, hold, holdout)
     return train, hold, {"csv": str(path.resolve()), "holdout": holdout, "split_seed": seed,
                          "schema": str(Path(schema).resolve()) if schema else None}
+
+
+def check_split(path: Path, train, hold, holdout: float) -> None:
+    """Enough training rows for a fit, and some held-out rows for its report."""
+    if len(train) < MIN_TRAIN_ROWS:
+        raise DataError(f"{path}: {len(train) + len(hold)} rows give {len(train)} training rows (after holding out "
+                        f"{len(hold)}); a fit needs at least {MIN_TRAIN_ROWS}")
+    if not len(hold):
+        raise DataError(f"{path}: --holdout {holdout:g} of {len(train)} rows holds out no row (the split is "
+                        f"stratified by the target); the report needs some: raise --holdout")
 
 
 def load_fitted_tables(model, data: Optional[Path] = None):

@@ -9,6 +9,13 @@
 The game follows Beaulieu-Jones et al. 2019 (a private AC-GAN for clinical records):
 the discriminator alone reads real rows and is trained with DP-SGD (gankit.privacy.dp);
 the generator only ever sees the discriminator.
+
+Missing values (schema.py, transform.py): the generator learns which cells are missing
+along with the rest of the row, but a small DP GAN matches marginal shares only roughly.
+So the one noisy release of class counts also carries, for each column that may be
+missing, its count of missing cells, and after training the generator's "missing"
+logits are shifted so that its expected missing share per column is the released one
+(``calibrate_missing``): post-processing of DP releases, no extra privacy cost.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from gankit import __version__
@@ -31,8 +39,8 @@ from gankit.checkpoint import atomic_write_text
 from gankit.config import RECIPES_DIR as GAN_RECIPES, from_dict, load_recipe, read_run_config
 from gankit.errors import ConfigError, GankitError
 from gankit.loop import Game, LoopSettings, Phase, Player, Trainer
-from gankit.privacy.dp import Ledger, calibrate_noise, check_private_compatible, counts_noise, \
-    make_private_discriminator
+from gankit.privacy.dp import BudgetTooSmall, Ledger, calibrate_noise, check_private_compatible, counts_noise, \
+    make_private_discriminator, smallest_reachable_epsilon
 from gankit.privacy.schema import Schema, Table
 from gankit.privacy.tablegan import TableDiscriminator, TableGenerator, d_rows_loss, g_loss
 from gankit.privacy.transform import TableEncoder
@@ -61,7 +69,7 @@ class SynthConfig:
     steps: int = 400              # discriminator (= generator) steps (the benchmarked setting)
     batch_size: int = 64          # expected real rows per step (Poisson sampling) = generated rows per step
     max_grad_norm: float = 1.0    # per-sample clipping bound C
-    prior_share: float = 0.1      # share of epsilon (alone) for the noisy class counts
+    prior_share: float = 0.1      # share of epsilon (alone) for the noisy counts: classes, missing cells
     lr_d: float = 1e-3
     lr_g: float = 1e-3
     hidden: int = 64
@@ -84,8 +92,8 @@ class SynthConfig:
                 errors.append(f"{name}: must be > 0, got {getattr(self, name)}")
         if not (0 < self.prior_share < 1):
             errors.append(f"prior_share: must be in (0, 1), got {self.prior_share}")
-        if errors:
-            raise ConfigError("invalid synth configuration:\n  " + "\n  ".join(errors))
+        if errors:  # one line: the CLI prints it as one
+            raise ConfigError("invalid synth configuration: " + "; ".join(errors))
 
     def check_rows(self, n_rows: int) -> None:
         """What depends on the training table's size."""
@@ -105,11 +113,14 @@ class Synthesizer:
     """A fitted generator with its schema, encoder, class prior and privacy ledger."""
 
     def __init__(self, schema: Schema, config: SynthConfig, generator: TableGenerator, class_prior: np.ndarray,
-                 privacy: dict, n_train: int, source: dict | None = None):
+                 privacy: dict, n_train: int, source: dict | None = None, missing: dict | None = None):
         self.schema, self.config, self.generator = schema, config, generator
         self.encoder = TableEncoder(schema, config.modes)
         self.class_prior, self.privacy, self.n_train = class_prior, privacy, n_train
         self.source = source or {}
+        # per column that may be missing: the released (noisy) missing share and the logit shift that matches it
+        self.missing = missing or {}
+        set_logit_shifts(generator, self.encoder, {c: m["logit_shift"] for c, m in self.missing.items()})
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0) -> Table:
@@ -133,7 +144,8 @@ class Synthesizer:
         record = {"format": MODEL_FORMAT, "gankit": __version__, "torch": torch.__version__,
                   "python": platform.python_version(), "config": _config_dict(self.config),
                   "schema": self.schema.to_dict(), "class_prior": self.class_prior.tolist(),
-                  "privacy": self.privacy, "n_train": self.n_train, "source": self.source}
+                  "privacy": self.privacy, "n_train": self.n_train, "source": self.source,
+                  **({"missing": self.missing} if self.missing else {})}
         atomic_write_text(folder / "model.json", json.dumps(record, indent=1))  # written last: the commit marker
         return folder
 
@@ -154,7 +166,7 @@ class Synthesizer:
         gen = TableGenerator(encoder.spans, n_classes, z_dim=config.z_dim, hidden=config.hidden)
         gen.load_state_dict(load_file(str(folder / "generator.safetensors")))
         return cls(schema, config, gen, np.array(record["class_prior"]), record["privacy"], record["n_train"],
-                   record.get("source"))
+                   record.get("source"), record.get("missing"))
 
 
 def _config_dict(config: SynthConfig) -> dict:
@@ -180,14 +192,72 @@ def read_synth_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> Syn
     return read_run_config(run_dir, SynthConfig, overrides)
 
 
-def noisy_class_prior(codes: np.ndarray, n_classes: int, sigma: float | None, rng: np.random.Generator
-                      ) -> np.ndarray:
-    """Class frequencies; with ``sigma``, the counts get N(0, sigma^2) noise first (sensitivity 1)."""
+def noisy_counts(codes: np.ndarray, n_classes: int, missing: np.ndarray, sigma: float | None,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Class frequencies and the missing share of each column of ``missing`` (rows x d columns, bool),
+    from one Gaussian release of the class counts and the columns' counts of missing cells.
+
+    A record moves one class count by 1 and each missing count by at most 1. With noise std s_c on
+    class counts and s_m on missing counts, the release is a Gaussian mechanism with noise multiplier
+    ``sigma`` when 1/s_c^2 + d/s_m^2 = 1/sigma^2: s_c = sigma sqrt(2) and s_m = sigma sqrt(2d) give the
+    class counts half of that precision, so many columns with gaps do not drown the class prior. It
+    costs what the class counts alone at noise ``sigma`` cost (d = 0 is exactly that release). None:
+    exact counts."""
     counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
+    missing_counts = missing.sum(axis=0).astype(np.float64)
     if sigma is not None:
-        counts = counts + rng.normal(0.0, sigma, n_classes)
+        d = missing.shape[1]
+        counts = counts + rng.normal(0.0, sigma * math.sqrt(2) if d else sigma, n_classes)
+        missing_counts = missing_counts + rng.normal(0.0, sigma * math.sqrt(2 * d), d)
     counts = np.maximum(counts, 1.0)
-    return counts / counts.sum()
+    return counts / counts.sum(), np.clip(missing_counts / counts.sum(), 0.0, 1.0)
+
+
+@torch.no_grad()
+def calibrate_missing(generator: TableGenerator, encoder: TableEncoder, class_prior: np.ndarray,
+                      rates: dict[str, float], seed: int, n: int = 4096) -> dict[str, float]:
+    """Per column, the shift of the generator's "missing" logit that makes its expected missing share
+    (over ``n`` draws of z and class) equal ``rates``. Hard Gumbel-softmax sampling picks "missing"
+    with probability softmax(logits)[missing], which rises with the shift: a bisection finds it."""
+    if not rates:
+        return {}
+    g = torch.Generator().manual_seed(seed)
+    y = torch.multinomial(torch.as_tensor(class_prior, dtype=torch.float64), n, True, generator=g)
+    raw = generator.logits(generator.noise(n, g), y) - generator.logit_shift  # shifts from scratch
+    shifts = {}
+    for name, (start, width, index) in encoder.missing_slots().items():
+        logits, lo, hi = raw[:, start:start + width].double(), -30.0, 30.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            share = (logits + mid * F.one_hot(torch.tensor(index), width)).softmax(1)[:, index].mean()
+            lo, hi = (mid, hi) if share < rates[name] else (lo, mid)
+        shifts[name] = (lo + hi) / 2
+    return shifts
+
+
+def set_logit_shifts(generator: TableGenerator, encoder: TableEncoder, shifts: dict[str, float]) -> None:
+    """Put each column's shift on its "missing" logit (the rest stay 0)."""
+    shift = torch.zeros_like(generator.logit_shift)
+    for name, (start, _, index) in encoder.missing_slots().items():
+        shift[start + index] = shifts.get(name, 0.0)
+    generator.logit_shift.copy_(shift)
+
+
+def noise_levels(config: SynthConfig, sample_rate: float) -> tuple[float, float]:
+    """(class-count noise, DP-SGD noise): the counts alone spend ``prior_share`` of epsilon, counts and
+    steps together epsilon. An epsilon out of reach is a ConfigError naming the smallest reachable one."""
+    try:
+        counts = counts_noise(config.prior_share * config.epsilon, config.delta, config.accountant)
+        return counts, calibrate_noise(epsilon=config.epsilon, delta=config.delta, sample_rate=sample_rate,
+                                       steps=config.steps, before=[(counts, 1.0, 1)], accountant=config.accountant)
+    except BudgetTooSmall:
+        floor = smallest_reachable_epsilon(delta=config.delta, sample_rate=sample_rate, steps=config.steps,
+                                           prior_share=config.prior_share, accountant=config.accountant,
+                                           start=config.epsilon)
+    raise ConfigError(f"epsilon={config.epsilon:g} is out of reach: with delta={config.delta:g}, prior_share="
+                      f"{config.prior_share:g} and {config.steps} DP-SGD steps at sample rate {sample_rate:.3g} "
+                      f"the smallest epsilon the {config.accountant} accountant can reach is {floor:.3g}; raise "
+                      f"--epsilon (or --delta)")
 
 
 class DPTableGame(Game):
@@ -210,7 +280,7 @@ class DPTableGame(Game):
         self.schema, self.config, self.n_train = schema, config, n
         torch.manual_seed(config.seed)
         rng = np.random.default_rng(config.seed)
-        encoder = TableEncoder(schema, config.modes)
+        encoder = self.encoder = TableEncoder(schema, config.modes)
         self.x_all = torch.from_numpy(encoder.encode(train))
         self.y_all = torch.from_numpy(train.target_codes())
         self.G = TableGenerator(encoder.spans, n_classes, z_dim=config.z_dim, hidden=config.hidden)
@@ -220,18 +290,16 @@ class DPTableGame(Game):
             check_private_compatible(disc)
         self.q = config.batch_size / n
         self.ledger = Ledger(config.delta, config.accountant)
-        self.sigma_prior = counts_noise(config.prior_share * config.epsilon, config.delta, config.accountant) \
-            if config.private else None
-        self.prior = noisy_class_prior(self.y_all.numpy(), n_classes, self.sigma_prior, rng)
+        self.sigma_prior, self.sigma = noise_levels(config, self.q) if config.private else (None, None)
+        self.missing_columns = schema.missing_columns()
+        missing = np.stack([schema.column(c).is_missing(train.data[c]) for c in self.missing_columns], axis=1) \
+            if self.missing_columns else np.zeros((n, 0), dtype=bool)
+        self.prior, self.missing_rates = noisy_counts(self.y_all.numpy(), n_classes, missing, self.sigma_prior, rng)
         self.prior_t = torch.as_tensor(self.prior, dtype=torch.float64)
         opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_d, betas=(0.5, 0.9))
         opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(0.5, 0.9))
-        self.sigma = None
         if config.private:
             self.ledger.record(self.sigma_prior, 1.0)
-            self.sigma = calibrate_noise(epsilon=config.epsilon, delta=config.delta, sample_rate=self.q,
-                                         steps=config.steps, before=self.ledger.history,
-                                         accountant=config.accountant)
             disc, opt_d = make_private_discriminator(module=disc, optimizer=opt_d, noise_multiplier=self.sigma,
                                                      max_grad_norm=config.max_grad_norm,
                                                      expected_batch_size=2 * config.batch_size)
@@ -301,8 +369,12 @@ class DPTableGame(Game):
                    "epsilon_spent": self.ledger.spent() if c.private else "inf", "noise_multiplier": self.sigma,
                    "prior_noise_multiplier": self.sigma_prior, "sample_rate": self.q, "steps": c.steps,
                    "max_grad_norm": c.max_grad_norm if c.private else None,
-                   "ledger": self.ledger.to_dict(), "schema_declared": self.schema.declared}
-        return Synthesizer(self.schema, c, self.G, self.prior, privacy, self.n_train)
+                   "ledger": self.ledger.to_dict(), "schema_declared": self.schema.declared,
+                   "missing_counts_released": self.missing_columns}
+        rates = dict(zip(self.missing_columns, self.missing_rates.tolist()))
+        shifts = calibrate_missing(self.G, self.encoder, self.prior, rates, c.seed)
+        missing = {name: {"released_rate": rates[name], "logit_shift": shifts[name]} for name in rates}
+        return Synthesizer(self.schema, c, self.G, self.prior, privacy, self.n_train, missing=missing)
 
 
 @contextmanager

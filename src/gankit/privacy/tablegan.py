@@ -3,9 +3,12 @@
 Generator: noise z and the one-hot of the outcome class -> an MLP with LayerNorm ->
 per-span output heads: tanh for the within-bin value of a number, Gumbel-softmax
 (Jang et al. 2017) for a one-hot (a category, or the grid bin of a number; CTGAN,
-Xu et al. 2019, uses the same pair). Discriminator: an MLP over the encoded row with
-two heads, as in AC-GAN (Odena et al. 2017) and the private AC-GAN of Beaulieu-Jones
-et al. 2019: one logit "real or generated" and class logits for the outcome column.
+Xu et al. 2019, uses the same pair). A number that may be missing has a (present,
+missing) one-hot too, and its value part is multiplied by the "present" output: a
+missing cell's value is all zeros, as the encoder writes real missing cells.
+Discriminator: an MLP over the encoded row with two heads, as in AC-GAN (Odena et al.
+2017) and the private AC-GAN of Beaulieu-Jones et al. 2019: one logit "real or
+generated" and class logits for the outcome column.
 The discriminator has no normalization layers at all: its per-sample gradients must
 not mix samples (BatchNorm does), and none is needed at these sizes.
 """
@@ -43,11 +46,20 @@ class TableGenerator(nn.Module):
         for j, key in enumerate(groups):
             self.register_buffer(f"_idx{j}", torch.tensor(groups[key], dtype=torch.long), persistent=False)
         self.register_buffer("_inverse", torch.argsort(order), persistent=False)
+        gate = _value_gates(spans)
+        self.register_buffer("_gate", gate, persistent=False)  # not in the state dict: model files unchanged
+        self.gated = bool((gate < len(gate)).any())
+        # added to the output logits: zero while training; the fitted model's calibration of its
+        # missing shares (synth.calibrate_missing) sets it, and the model record stores it
+        self.register_buffer("logit_shift", torch.zeros(sum(s.width for s in spans)), persistent=False)
+
+    def logits(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The output head before tanh and Gumbel-softmax (with the logit shift)."""
+        return self.head(self.body(torch.cat([z, F.one_hot(y, self.num_classes).float()], dim=1))) + self.logit_shift
 
     def forward(self, z: torch.Tensor, y: torch.Tensor, hard: bool = False,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-        h = self.body(torch.cat([z, F.one_hot(y, self.num_classes).float()], dim=1))
-        raw, parts = self.head(h), []
+        raw, parts = self.logits(z, y), []
         for j, (kind, width) in enumerate(self._groups):
             logits = raw[:, getattr(self, f"_idx{j}")]
             if kind == "tanh":
@@ -55,10 +67,26 @@ class TableGenerator(nn.Module):
             else:
                 soft = gumbel_softmax(logits.view(len(raw), -1, width), self.tau, hard, generator)
                 parts.append(soft.reshape(len(raw), -1))
-        return torch.cat(parts, dim=1)[:, self._inverse]
+        out = torch.cat(parts, dim=1)[:, self._inverse]
+        if self.gated:
+            out = out * torch.cat([out, out.new_ones(len(out), 1)], dim=1)[:, self._gate]
+        return out
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.z_dim, generator=generator)
+
+
+def _value_gates(spans: list[Span]) -> torch.Tensor:
+    """For every output position, the position that scales it: the "present" entry of its column's
+    missingness indicator for the value part of a number that may be missing, else ``width`` (a
+    constant 1 appended to the output)."""
+    width = sum(s.width for s in spans)
+    present = {s.column: s.start for s in spans if s.role == "missing"}
+    gate = torch.full((width,), width, dtype=torch.long)
+    for s in spans:
+        if s.role == "value" and s.column in present:
+            gate[s.start:s.start + s.width] = present[s.column]
+    return gate
 
 
 def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool, generator: torch.Generator | None) -> torch.Tensor:

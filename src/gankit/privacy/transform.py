@@ -11,6 +11,13 @@ are as easy as their histogram on the grid. ``modes=1`` is plain min-max scaling
 
 Categorical columns: one-hot. The target column is not encoded: it is the label the
 generator is conditioned on and the discriminator's auxiliary head predicts (AC-GAN).
+
+Missing values (columns with ``missing: true``). A categorical column's missing value is
+one more category, the last one-hot. A numeric column gets a missingness indicator
+after its value: a (present, missing) one-hot. A missing cell's value part is all
+zeros (no bin, offset 0): there is no value to imitate, and the generator gates its own
+value part by its "present" output the same way (tablegan.py), so the discriminator
+judges the value of present cells only and learns the missingness from the indicator.
 """
 
 from __future__ import annotations
@@ -24,12 +31,15 @@ from gankit.privacy.schema import Column, Schema, Table
 
 @dataclass(frozen=True)
 class Span:
-    """A slice of the encoded vector: ``kind`` is "tanh" (one number) or "softmax" (a one-hot)."""
+    """A slice of the encoded vector: ``kind`` is "tanh" (one number) or "softmax" (a one-hot).
+
+    ``role`` "missing" marks a numeric column's (present, missing) indicator; the rest are "value"."""
 
     column: str
     kind: str
     start: int
     width: int
+    role: str = "value"
 
 
 class TableEncoder:
@@ -43,12 +53,27 @@ class TableEncoder:
         self.spans: list[Span] = []
         width = 0
         for col in self.columns:
-            parts = [("tanh", 1)] + ([("softmax", modes)] if modes > 1 else []) if col.numeric \
-                else [("softmax", len(col.categories))]
-            for kind, w in parts:
-                self.spans.append(Span(col.name, kind, width, w))
+            for kind, w, role in self._parts(col):
+                self.spans.append(Span(col.name, kind, width, w, role))
                 width += w
         self.width = width
+
+    def _parts(self, col: Column) -> list[tuple[str, int, str]]:
+        if not col.numeric:
+            return [("softmax", len(col.levels), "value")]
+        value = [("tanh", 1, "value")] + ([("softmax", self.modes, "value")] if self.modes > 1 else [])
+        return value + ([("softmax", 2, "missing")] if col.missing else [])
+
+    def missing_slots(self) -> dict[str, tuple[int, int, int]]:
+        """Per column that may be missing: (start, width, index of "missing") of the one-hot that says so."""
+        slots = {}
+        for span in self.spans:
+            col = self.schema.column(span.column)
+            if span.role == "missing":
+                slots[col.name] = (span.start, span.width, 1)
+            elif not col.numeric and col.missing:
+                slots[col.name] = (span.start, span.width, span.width - 1)
+        return slots
 
     def encode(self, table: Table) -> np.ndarray:
         parts = [self._encode_column(col, table.data[col.name]) for col in self.columns]
@@ -56,22 +81,27 @@ class TableEncoder:
 
     def _encode_column(self, col: Column, values: np.ndarray) -> np.ndarray:
         if not col.numeric:
-            lookup = {c: i for i, c in enumerate(col.categories)}
-            return np.eye(len(col.categories))[[lookup[v] for v in values]]
-        u = np.clip((values.astype(np.float64) - col.min) / (col.max - col.min), 0.0, 1.0)
+            return _one_hot(col, values)
+        missing = col.is_missing(values)
+        u = np.clip((np.where(missing, col.min, values.astype(np.float64)) - col.min) / (col.max - col.min), 0.0, 1.0)
         if self.modes == 1:
-            return (2 * u - 1)[:, None]
-        bins = np.minimum((u * self.modes).astype(np.int64), self.modes - 1)
-        offset = 2 * (u * self.modes - bins) - 1
-        return np.concatenate([offset[:, None], np.eye(self.modes)[bins]], axis=1)
+            value = (2 * u - 1)[:, None]
+        else:
+            bins = np.minimum((u * self.modes).astype(np.int64), self.modes - 1)
+            offset = 2 * (u * self.modes - bins) - 1
+            value = np.concatenate([offset[:, None], np.eye(self.modes)[bins]], axis=1)
+        if not col.missing:
+            return value
+        value[missing] = 0.0
+        return np.concatenate([value, np.eye(2)[missing.astype(np.int64)]], axis=1)
 
     def decode(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Encoded rows (one-hot parts may be soft: argmax is taken) -> column arrays."""
         out, i = {}, 0
         for col in self.columns:
             if not col.numeric:
-                w = len(col.categories)
-                out[col.name] = np.array(col.categories, dtype=object)[x[:, i:i + w].argmax(1)]
+                w = len(col.levels)
+                out[col.name] = np.array(col.levels, dtype=object)[x[:, i:i + w].argmax(1)]
                 i += w
                 continue
             offset = np.clip(x[:, i], -1.0, 1.0)
@@ -81,17 +111,32 @@ class TableEncoder:
                 bins = x[:, i + 1:i + 1 + self.modes].argmax(1)
                 u, i = (bins + (offset + 1) / 2) / self.modes, i + 1 + self.modes
             value = col.min + u * (col.max - col.min)
-            out[col.name] = np.round(value) if col.type == "ordinal" else value
+            value = np.round(value) if col.type == "ordinal" else value
+            if col.missing:
+                value, i = np.where(x[:, i:i + 2].argmax(1) == 1, np.nan, value), i + 2
+            out[col.name] = value
         return out
 
     def numeric_matrix(self, table: Table) -> np.ndarray:
-        """Features for distances and classifiers: numbers scaled to [0, 1] by the bounds, categories one-hot."""
+        """Features for distances and classifiers: numbers scaled to [0, 1] by the bounds, categories one-hot.
+
+        A column that may be missing adds a 0/1 "missing" feature; its missing values sit at 0.5, mid-range."""
         parts = []
         for col in self.columns:
             values = table.data[col.name]
-            if col.numeric:
-                parts.append(((values.astype(np.float64) - col.min) / (col.max - col.min))[:, None])
+            if not col.numeric:
+                parts.append(_one_hot(col, values))
+                continue
+            scaled = (values.astype(np.float64) - col.min) / (col.max - col.min)
+            if col.missing:
+                missing = np.isnan(scaled)
+                parts.append(np.stack([np.where(missing, 0.5, scaled), missing], axis=1))
             else:
-                lookup = {c: i for i, c in enumerate(col.categories)}
-                parts.append(np.eye(len(col.categories))[[lookup[v] for v in values]])
+                parts.append(scaled[:, None])
         return np.concatenate(parts, axis=1)
+
+
+def _one_hot(col: Column, values: np.ndarray) -> np.ndarray:
+    """A categorical column's one-hot over its levels (the categories, then "missing" if it may be)."""
+    lookup = {c: i for i, c in enumerate(col.levels)}
+    return np.eye(len(lookup))[[lookup[v] for v in values]]
