@@ -129,6 +129,16 @@ def trained_run(name: str = "run", *extra: str) -> Callable[[Path], None]:
     return setup
 
 
+def robust_run(name: str = "adv") -> Callable[[Path], None]:
+    """A real (tiny) finished robust-train run on the built-in digits, in tmp/name."""
+    def setup(tmp: Path) -> None:
+        result = CliRunner().invoke(app, ["robust-train", "--dataset", "digits", "--arch", "small", "--n-train", "200",
+                                          "--epochs", "0.5", "--out", str(tmp / name),
+                                          "--no-progress"])
+        assert result.exit_code == 0, result.output
+    return setup
+
+
 def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         for s in setups:
@@ -302,6 +312,9 @@ def catalogue() -> list[Case]:
                                                                        "alpha=abc", "-n", "10"], names="alpha"),
         Case("attacks", "attack a test set that is not there", ["attack", "backbone:mnist", "--data-root",
                                                                 "{tmp}/nowhere", "-n", "10"], names="nowhere"),
+        Case("sampling", "info on a robust-train run", ["info", "{tmp}/adv"], robust_run(), expect="ok"),
+        Case("sampling", "sample from a classifier run (no generator)", ["sample", "{tmp}/adv"], robust_run(),
+             names="generator"),
         Case("sampling", "version and short help", ["--version"], expect="ok"),
         Case("sampling", "a short training run", ["train", *TINY_GAN, "--out", "{tmp}/ok"], expect="ok"),
     ]

@@ -125,26 +125,31 @@ def recipes() -> None:
 
 
 @app.command(epilog="Example: `gankit info runs/dcgan_mnist-20261124-101500`")
-def info(run_dir: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
+def info(run_dir: Annotated[Path, typer.Argument(help="A run folder (any gankit training command's).")]) -> None:
     """Summarise a run: config, progress, last metrics, checkpoints, samples."""
     from gankit.checkpoint import list_checkpoints
-    from gankit.config import read_run_config
+    from gankit.config import read_recipe_file, read_run_config
     from gankit.tracking import best_record
     from gankit.viz import read_metrics
 
-    cfg = read_run_config(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise GankitError(f"{run_dir} is not a gankit run folder (no config.yaml)")
+    values = read_recipe_file(run_dir / "config.yaml")
     meta = json.loads((run_dir / "meta.json").read_text()) if (run_dir / "meta.json").is_file() else {}
     rows = read_metrics(run_dir / "metrics.jsonl")
-    done = rows[-1]["step"] if rows else 0
-    console.print(f"[bold]{run_dir}[/]  {cfg.name}: {cfg.description}")
-    console.print(f"data {cfg.data.name}, arch {cfg.model.arch} (conditional: {cfg.model.conditional}), "
-                  f"loss {cfg.train.loss}, step {done} / {cfg.train.steps}")
-    console.print(f"seed {meta.get('seed')}, torch {meta.get('torch')}, gankit {meta.get('gankit')}, "
-                  f"commit {meta.get('git_commit')}, device {meta.get('device')}")
-    if rows:
-        last = rows[-1]
-        console.print("last metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
     ckpts = list_checkpoints(run_dir / "checkpoints")
+    console.print(f"[bold]{run_dir}[/]  {values.get('name')}: {values.get('description', '')}")
+    if isinstance(values.get("train"), dict):  # a GAN run: its recipe has data/model/train sections
+        cfg = read_run_config(run_dir)
+        done = rows[-1]["step"] if rows else 0
+        console.print(f"data {cfg.data.name}, arch {cfg.model.arch} (conditional: {cfg.model.conditional}), "
+                      f"loss {cfg.train.loss}, step {done} / {cfg.train.steps}")
+    console.print(f"seed {meta.get('seed')}, torch {meta.get('torch')}, gankit {meta.get('gankit')}, "
+                  f"commit {meta.get('git_commit')}, machine {meta.get('machine', meta.get('device'))}")
+    if rows:
+        numbers = {k: v for k, v in rows[-1].items() if isinstance(v, (int, float)) and k != "step"}
+        console.print(f"last logged step {rows[-1].get('step')}: "
+                      + ", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
     console.print(f"checkpoints: {', '.join(p.stem for p in ckpts) or 'none'}")
     best = best_record(run_dir)
     if best:
