@@ -89,7 +89,7 @@ def run_case(case: Case, tmp: Path) -> Outcome:
     else:
         kind, message = "traceback", f"{type(exc).__name__}: {exc}"
     why = _judge(case, kind, message, tmp, before)
-    return Outcome(case, kind, message, not why, why, seconds)
+    return Outcome(case, kind, message.replace(str(tmp), "{tmp}"), not why, why, seconds)
 
 
 def _judge(case: Case, kind: str, message: str, tmp: Path, before: dict) -> str:
@@ -161,6 +161,162 @@ def semisup_classifier(name: str) -> Callable[[Path], None]:
         (tmp / name).mkdir()
         meta = {"config": {"d_hidden": "8"}, "class_names": [str(k) for k in range(10)], "image_shape": [1, 28, 28]}
         save_classifier(tmp / name / "classifier", Classifier(784, (8,), 10), meta)
+    return setup
+
+
+def csv(name: str, rows: list[list], header: list[str]) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        lines = [",".join(header)] + [",".join("" if v is None else str(v) for v in row) for row in rows]
+        (tmp / name).write_text("\n".join(lines) + "\n")
+    return setup
+
+
+def patients(n: int = 60, age=lambda i: 20 + i % 40, bmi=lambda i: 20 + i % 15) -> list[list]:
+    """A small patient table: age, bmi, sex, outcome (the outcome depends on age)."""
+    return [[age(i), bmi(i), "MF"[i % 2], "yes" if i % 60 > 30 else "no"] for i in range(n)]
+
+
+PATIENT_COLUMNS = ["age", "bmi", "sex", "outcome"]
+FIT = ["--target", "outcome", "-o", "{tmp}/m", "--set", "steps=2", "--set", "batch_size=16", "--no-progress"]
+
+
+def edit_json(run: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
+    """Edit the newest checkpoint JSON of tmp/run in place."""
+    def setup(tmp: Path) -> None:
+        import json
+        path = sorted((tmp / run / "checkpoints").glob("ckpt-*.json"))[-1]
+        record = json.loads(path.read_text())
+        change(record)
+        path.write_text(json.dumps(record))
+    return setup
+
+
+def truncate_tensors(run: str, keep: int) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        path = sorted((tmp / run / "checkpoints").glob("ckpt-*.safetensors"))[-1]
+        path.write_bytes(path.read_bytes()[:keep])
+    return setup
+
+
+def swap_tensors(run: str, other: str) -> Callable[[Path], None]:
+    """The newest tensor file of tmp/run replaced by that of tmp/other (another model)."""
+    def setup(tmp: Path) -> None:
+        mine = sorted((tmp / run / "checkpoints").glob("ckpt-*.safetensors"))[-1]
+        theirs = sorted((tmp / other / "checkpoints").glob("ckpt-*.safetensors"))[-1]
+        mine.write_bytes(theirs.read_bytes())
+    return setup
+
+
+def rename_tensor(run: str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        from safetensors.torch import load_file, save_file
+        path = sorted((tmp / run / "checkpoints").glob("ckpt-*.safetensors"))[-1]
+        tensors = load_file(str(path))
+        first = next(k for k in tensors if k.startswith("G/"))
+        tensors[first.replace("G/", "G/renamed_")] = tensors.pop(first)
+        save_file(tensors, str(path))
+    return setup
+
+
+def synth_cases() -> list[Case]:
+    ok_table = csv("p.csv", patients(), PATIENT_COLUMNS)
+    return [
+        Case("tables", "a 2-row table", ["synth", "fit", "{tmp}/p.csv", *FIT],
+             csv("p.csv", patients(2), PATIENT_COLUMNS), names="p.csv", outputs=("m",)),
+        Case("tables", "a numeric column holding 1e308 and -1e308", ["synth", "fit", "{tmp}/p.csv", *FIT],
+             csv("p.csv", patients(age=lambda i: (1e308, -1e308)[i % 2] if i < 2 else i), PATIENT_COLUMNS),
+             names="age", outputs=("m",)),
+        Case("tables", "epsilon 1e-6", ["synth", "fit", "{tmp}/p.csv", *FIT, "--epsilon", "1e-6"], ok_table,
+             names="smallest epsilon", outputs=("m",)),
+        Case("tables", "epsilon NaN", ["synth", "fit", "{tmp}/p.csv", *FIT, "--epsilon", "nan"], ok_table,
+             names="epsilon", outputs=("m",)),
+        Case("tables", "max-grad-norm -1", ["synth", "fit", "{tmp}/p.csv", *FIT, "--max-grad-norm", "-1"], ok_table,
+             names="max_grad_norm", outputs=("m",)),
+        Case("tables", "max-grad-norm 0", ["synth", "fit", "{tmp}/p.csv", *FIT, "--max-grad-norm", "0"], ok_table,
+             names="max_grad_norm", outputs=("m",)),
+        Case("tables", "delta 0", ["synth", "fit", "{tmp}/p.csv", *FIT, "--delta", "0"], ok_table, names="delta",
+             outputs=("m",)),
+        Case("tables", "fit -o an existing file", ["synth", "fit", "{tmp}/p.csv", "--target", "outcome", "-o",
+                                                  "{tmp}/p.csv", "--set", "steps=2"], ok_table, names="is a file"),
+        Case("tables", "fit into a model folder that holds a model", ["synth", "fit", "{tmp}/p.csv", *FIT],
+             both(ok_table, lambda t: (t / "m").mkdir(), write("m/model.json", "{}")), names="not empty"),
+        Case("tables", "sample -o an existing folder", ["synth", "sample", "{tmp}/m", "-o", "{tmp}/m"],
+             both(ok_table, fitted("p.csv")), names="folder"),
+        Case("tables", "report -n 0", ["synth", "report", "{tmp}/m", "-n", "0"], both(ok_table, fitted("p.csv")),
+             names="-n"),
+        Case("tables", "no --target", ["synth", "fit", "{tmp}/p.csv", "-o", "{tmp}/m"], ok_table, names="--target",
+             outputs=("m",)),
+        Case("tables", "a target that is not a column", ["synth", "fit", "{tmp}/p.csv", "--target", "died", "-o",
+                                                         "{tmp}/m"], ok_table, names="died", outputs=("m",)),
+        Case("tables", "missing values in numbers and categories", ["synth", "fit", "{tmp}/p.csv", *FIT],
+             csv("p.csv", [[None if i % 7 == 0 else 20 + i % 50, 25, None if i % 5 == 0 else "MF"[i % 2],
+                            "yes" if i % 3 else "no"] for i in range(60)], PATIENT_COLUMNS), expect="ok"),
+        Case("tables", "a missing outcome", ["synth", "fit", "{tmp}/p.csv", *FIT],
+             csv("p.csv", [[30 + i, 25, "M", None if i == 3 else "yes" if i % 2 else "no"] for i in range(60)],
+                 PATIENT_COLUMNS), names="outcome", outputs=("m",)),
+        Case("tables", "text placeholders in a numeric column", ["synth", "fit", "{tmp}/p.csv", *FIT],
+             csv("p.csv", patients(age=lambda i: "n.d." if i % 10 == 0 else 20 + i), PATIENT_COLUMNS),
+             expect="ok|error", names="n.d.", outputs=("m",)),
+        Case("tables", "a file that is not CSV", ["synth", "fit", "{tmp}/p.csv", *FIT],
+             lambda t: (t / "p.csv").write_bytes(bytes(range(256)) * 4), outputs=("m",)),
+        Case("tables", "an empty file", ["synth", "fit", "{tmp}/p.csv", *FIT], write("p.csv", ""), names="p.csv",
+             outputs=("m",)),
+        Case("tables", "a model folder that is not a model", ["synth", "sample", "{tmp}"], names="model"),
+    ]
+
+
+def fitted(table: str, name: str = "m") -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        result = CliRunner().invoke(app, ["synth", "fit", str(tmp / table), "--target", "outcome", "-o",
+                                          str(tmp / name), "--set", "steps=2", "--set", "batch_size=16",
+                                          "--no-progress",
+                                          "--run", str(tmp / "fit-run")])
+        assert result.exit_code == 0, (result.output, result.exception)
+    return setup
+
+
+def checkpoint_cases() -> list[Case]:
+    run = trained_run()
+    return [
+        Case("checkpoints", "a step that is not a number, then resume", ["train", "--resume", "{tmp}/run"],
+             both(run, edit_json("run", lambda r: r.update(step="abc"))), names="step"),
+        Case("checkpoints", "sample with z_dim edited in the JSON", ["sample", "{tmp}/run", "-o", "{tmp}/g.png"],
+             both(run, edit_json("run", lambda r: r["config"]["model"].update(z_dim=32))), names="shape",
+             outputs=("g.png",)),
+        Case("checkpoints", "sample with the config removed from the JSON", ["sample", "{tmp}/run",
+                                                                             "-o", "{tmp}/g.png"],
+             both(run, edit_json("run", lambda r: r.pop("config"))), names="config", outputs=("g.png",)),
+        Case("checkpoints", "sample with another model's tensor file", ["sample", "{tmp}/run", "-o", "{tmp}/g.png"],
+             both(run, trained_run("other", "--set", "model.g_width=16"), swap_tensors("run", "other")),
+             names="safetensors", outputs=("g.png",)),
+        Case("checkpoints", "sample with a renamed tensor", ["sample", "{tmp}/run", "-o", "{tmp}/g.png"],
+             both(run, rename_tensor("run")), names="renamed", outputs=("g.png",)),
+        Case("checkpoints", "sample with a truncated tensor file", ["sample", "{tmp}/run", "-o", "{tmp}/g.png"],
+             both(run, truncate_tensors("run", 1000)), names=".safetensors", outputs=("g.png",)),
+        Case("checkpoints", "resume with a truncated tensor file", ["train", "--resume", "{tmp}/run"],
+             both(run, truncate_tensors("run", 1000)), names=".safetensors"),
+        Case("checkpoints", "a checkpoint JSON that is not JSON", ["sample", "{tmp}/run", "-o", "{tmp}/g.png"],
+             both(run, lambda t: sorted((t / "run" / "checkpoints").glob("*.json"))[-1].write_text("{nope")),
+             names="JSON", outputs=("g.png",)),
+        Case("checkpoints", "evaluate a run whose weights are NaN", ["evaluate", "{tmp}/run", "-n", "100"],
+             both(run, nan_weights("run")), names="NaN"),
+    ]
+
+
+def nan_weights(run: str) -> Callable[[Path], None]:
+    """The newest checkpoint's generator weights set to NaN, its JSON record made to match (a diverged save)."""
+    def setup(tmp: Path) -> None:
+        import json
+        from safetensors.torch import load_file, save
+        from gankit.checkpoint import describe_tensor
+        path = sorted((tmp / run / "checkpoints").glob("ckpt-*.safetensors"))[-1]
+        tensors = {k: (v.fill_(float("nan")) if k.startswith("G") and v.is_floating_point() else v)
+                   for k, v in load_file(str(path)).items()}
+        data = save(tensors)
+        path.write_bytes(data)
+        record = json.loads(path.with_suffix(".json").read_text())
+        record.update(safetensors_bytes=len(data), tensors={k: describe_tensor(v) for k, v in tensors.items()})
+        path.with_suffix(".json").write_text(json.dumps(record))
     return setup
 
 
@@ -318,6 +474,7 @@ def catalogue() -> list[Case]:
         Case("sampling", "version and short help", ["--version"], expect="ok"),
         Case("sampling", "a short training run", ["train", *TINY_GAN, "--out", "{tmp}/ok"], expect="ok"),
     ]
+    out += synth_cases() + checkpoint_cases()
     if NO_CUDA:  # on a GPU machine these are fine inputs
         out += [Case("devices", "train on CUDA with a CPU-only torch", ["train", "--set", "train.device=cuda"],
                      names="CUDA"),

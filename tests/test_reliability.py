@@ -1,6 +1,7 @@
 """The input catalogue (benchmarks/reliability.py): every bad input ends in gankit's own one-line error,
 or works; never a traceback, never a half-written output. Hypothesis adds inputs of its own."""
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import reliability  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+FUZZ = int(os.environ.get("GANKIT_FUZZ", "1"))   # GANKIT_FUZZ=20: twenty times the generated inputs
 
 
 @pytest.mark.parametrize("case", reliability.catalogue(), ids=lambda c: f"{c.group}: {c.name}")
@@ -40,7 +42,7 @@ KEYS = {"train": ["lr_g", "lr_d", "betas", "loss", "n_dis", "ema", "seed", "opti
         "data": ["name", "channels", "limit", "bar"]}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ * 25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(st.tuples(st.sampled_from(sorted(KEYS)), st.data()), min_size=1, max_size=4),
        values=st.data())
 def test_generated_recipes_work_or_name_their_culprit(changes, values):
@@ -54,3 +56,57 @@ def test_generated_recipes_work_or_name_their_culprit(changes, values):
     case = reliability.Case("generated", "recipe", ["train", "{tmp}/gen.yaml", "--out", "{tmp}/r", "--no-progress"],
                             reliability.write("gen.yaml", text), outputs=("r",))
     _check(case)
+
+
+# --- generated tables: odd encodings, extremes, missing values, mixed types ---------------
+
+CELL = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True, width=32),
+                 st.sampled_from(["", "NA", "n.d.", "?", "NULL", "-", "1e308", "-1e308", "1,5", " 3 ", "0x1F",
+                                  "é", "≤5", '"quoted, text"', "inf", "nan"]),
+                 st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6))
+
+
+@settings(max_examples=FUZZ * 20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(columns=st.integers(1, 4), rows=st.integers(0, 45), cells=st.data(),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16"]),
+       outcome=st.lists(st.sampled_from(["yes", "no", "", "maybe"]), min_size=45, max_size=45))
+def test_generated_tables_fit_or_name_their_culprit(columns, rows, cells, encoding, outcome):
+    header = [f"c{j}" for j in range(columns)] + ["outcome"]
+    lines = [",".join(header)]
+    for i in range(rows):
+        values = [cells.draw(CELL) for _ in range(columns)]
+        lines.append(",".join(str(v).replace(",", ";") for v in values) + "," + outcome[i])
+
+    def setup(tmp: Path) -> None:
+        (tmp / "t.csv").write_bytes("\n".join(lines).encode(encoding, errors="replace"))
+    case = reliability.Case("generated", "table", ["synth", "fit", "{tmp}/t.csv", "--target", "outcome", "-o",
+                                                   "{tmp}/m", "--set", "steps=2", "--set", "batch_size=4",
+                                                   "--no-progress"], setup, outputs=("m",))
+    _check(case)
+
+
+# --- damaged checkpoints ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    reliability.trained_run()(folder)
+    return folder / "run"
+
+
+@settings(max_examples=FUZZ * 15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.floats(0.0, 0.999), which=st.sampled_from([".safetensors", ".json"]),
+       command=st.sampled_from([["sample", "{tmp}/run", "-o", "{tmp}/g.png"], ["train", "--resume", "{tmp}/run"],
+                                ["info", "{tmp}/run"]]))
+def test_truncated_checkpoints_are_refused_by_name(tiny_run, cut, which, command):
+    import shutil
+
+    def setup(tmp: Path) -> None:
+        shutil.copytree(tiny_run, tmp / "run")
+        path = sorted((tmp / "run" / "checkpoints").glob(f"ckpt-*{which}"))[-1]
+        data = path.read_bytes()
+        path.write_bytes(data[:int(cut * len(data))])
+    case = reliability.Case("generated", "truncated checkpoint", command, setup, outputs=("g.png",))
+    outcome = _check(case)
+    if outcome.kind == "error" and command[0] != "info":
+        assert "ckpt-" in outcome.message   # the damaged checkpoint is named
