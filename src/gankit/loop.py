@@ -239,7 +239,6 @@ class Game:
 @dataclass
 class LoopSettings:
     steps: int
-    seed: int = 0
     log_every: int = 10
     ckpt_every: int | None = None       # checkpoint every N steps ...
     ckpt_minutes: float | None = None   # ... and/or when this long has passed (checked when logging)

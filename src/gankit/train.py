@@ -41,7 +41,7 @@ class TrainResult:
 
 def loop_settings(cfg: Config) -> LoopSettings:
     t = cfg.train
-    return LoopSettings(steps=t.steps, seed=t.seed, log_every=t.log_every, ckpt_every=t.ckpt_every,
+    return LoopSettings(steps=t.steps, log_every=t.log_every, ckpt_every=t.ckpt_every,
                         keep_ckpts=t.keep_ckpts, label="train", resume_command="gankit train --resume {run}")
 
 

@@ -238,7 +238,7 @@ def train_classifier(cfg: RobustTrainConfig, *, out: str | Path | None = None, r
         run.write_config(dataclasses.asdict(cfg))
         if not resume:
             run.write_meta(cfg.seed, info.device)
-        settings = LoopSettings(steps=game.total, seed=cfg.seed, log_every=50, ckpt_minutes=cfg.checkpoint_minutes,
+        settings = LoopSettings(steps=game.total, log_every=50, ckpt_minutes=cfg.checkpoint_minutes,
                                 keep_ckpts=2, max_minutes=cfg.max_minutes, label=f"{cfg.defence} training",
                                 resume_command="gankit robust-train --resume {run}")
         trainer = Trainer(game, run, settings, info, resume)

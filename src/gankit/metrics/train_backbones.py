@@ -220,7 +220,7 @@ def train_backbone(cfg: BackboneConfig, *, run_dir: str | Path | None = None, re
         torch.set_num_threads(threads)
     try:
         game = BackboneGame(cfg)
-        settings = LoopSettings(steps=game.total, seed=cfg.seed, log_every=game.steps_per_epoch, ckpt_minutes=5.0,
+        settings = LoopSettings(steps=game.total, log_every=game.steps_per_epoch, ckpt_minutes=5.0,
                                 keep_ckpts=2, label=cfg.dataset, resume_command="gankit backbone train --resume {run}")
         path = run_dir or new_run_dir(cfg.out_dir, f"backbone-{cfg.dataset}")
         with RunFolder(path, resume=resume) as run:

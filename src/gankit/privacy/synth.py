@@ -402,7 +402,7 @@ def fit(train: Table, config: SynthConfig | None = None, *, run_dir: str | Path 
             run.write_config(_config_dict(config))
             if not resume:
                 run.write_meta(config.seed, "cpu", rows=len(train))
-        settings = LoopSettings(steps=config.steps, seed=config.seed, log_every=10,
+        settings = LoopSettings(steps=config.steps, log_every=10,
                                 ckpt_minutes=5.0 if run is not None else None, keep_ckpts=2, label="fit",
                                 resume_command="gankit synth fit ... --resume {run}")
         result = Trainer(game, run, settings, resume=resume).run(progress=progress)

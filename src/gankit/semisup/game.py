@@ -433,7 +433,7 @@ def semisup_trainer(cfg: SemisupConfig, run_dir: str | Path | None = None, resum
     game = SemisupGame(cfg, info, path, data)   # data and nets first: a bad input leaves no run folder behind
     run = RunFolder(path, resume=resume)
     try:
-        settings = LoopSettings(steps=game.total_steps, seed=cfg.seed, log_every=game.steps_per_epoch,
+        settings = LoopSettings(steps=game.total_steps, log_every=game.steps_per_epoch,
                                 ckpt_minutes=cfg.save_every_minutes, keep_ckpts=2, label="semisup",
                                 resume_command="gankit semisup --resume {run}")
         game.write_run_files(run, resume)
