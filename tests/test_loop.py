@@ -185,6 +185,18 @@ def test_a_time_budget_stops_and_saves(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "ckpt-0000001.json").is_file()
 
 
+def test_a_game_may_end_its_run_early_as_a_finished_run(tmp_path):
+    class Enough(Tug):
+        def done(self, step):
+            return step >= 5
+    seen = []
+    with RunFolder(tmp_path / "run") as run:
+        result = Trainer(Enough(), run, settings()).run(progress=False,
+                                                        callbacks=[lambda s, t: seen.append((s, t.ending))])
+    assert result.step == 6 and not result.interrupted   # asked at the log interval after step 5
+    assert seen[-1] == (6, True) and (tmp_path / "run" / "checkpoints" / "ckpt-0000006.json").is_file()
+
+
 def test_ddp_needs_a_game_that_supports_it():
     with pytest.raises(GankitError, match="one process"):
         Trainer(Tug(), None, settings(), distributed.DistInfo(rank=0, world_size=2))

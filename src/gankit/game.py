@@ -254,8 +254,7 @@ class SamplePictures:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
 
     def __call__(self, step: int, trainer) -> None:
-        last = step == trainer.settings.steps
-        if not trainer.info.is_main or not (step % self.every == 0 or last or trainer.interrupted):
+        if not trainer.info.is_main or not (step % self.every == 0 or trainer.ending):
             return
         game = self.game
         samples = game.generate(game.sample_generator(), game.fixed_z, game.fixed_y)

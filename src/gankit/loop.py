@@ -219,6 +219,11 @@ class Game:
     def end_step(self, step: int, stats: dict[str, Tensor]) -> None:
         """After every phase of step ``step`` and the averages."""
 
+    def done(self, step: int) -> bool:
+        """True to end the run after ``step`` steps, before settings.steps (e.g. an early-stopping rule).
+        Asked when the log is written (the stats of the interval are then recorded); not a stopped run."""
+        return False
+
     def checkpoint_meta(self, step: int) -> dict:
         """What a checkpoint needs besides tensors (JSON)."""
         return {}
@@ -276,7 +281,7 @@ class Trainer:
         if run is not None and self.info.is_main:
             self.metrics = MetricsLog(run.path / "metrics.jsonl", self.step if resume else None)
         self.bar: ProgressBar | None = None
-        self.interrupted = False
+        self.interrupted = self.ending = False
 
     @property
     def run_dir(self) -> Path | None:
@@ -425,15 +430,18 @@ class Trainer:
                         self.interrupted = distributed.any_rank(stop.is_set() or out_of_time, self.info)
                     if at_log or self.interrupted:
                         self._flush(pending, partial=not at_log)
+                    if at_log and not last and self.game.done(self.step):
+                        last = True   # the game has what it came for: a finished run, saved as one
                     due = st.ckpt_every is not None and self.step % st.ckpt_every == 0
                     due = due or (at_log and st.ckpt_minutes is not None
                                   and time.monotonic() - saved_at >= 60 * st.ckpt_minutes)
                     if due or last or self.interrupted:
                         self.save()
                         saved_at = time.monotonic()
+                    self.ending = last or self.interrupted   # callbacks draw their last pictures now
                     for callback in callbacks:
                         callback(self.step, self)
-                    if self.interrupted:
+                    if self.ending:
                         break
                 if self.interrupted and self.info.is_main:
                     hint = st.resume_command.format(run=self.run_dir)
