@@ -320,6 +320,37 @@ def nan_weights(run: str) -> Callable[[Path], None]:
     return setup
 
 
+def provenance_cases() -> list[Case]:
+    return [
+        Case("provenance", "verify a file that does not exist", ["verify", "{tmp}/none.png"], names="none.png"),
+        Case("provenance", "verify a file of unknown format", ["verify", "{tmp}/x.txt"], write("x.txt", "x"),
+             names="x.txt"),
+        Case("provenance", "verify an image without a manifest", ["verify", "{tmp}/a.png"], image("a.png"),
+             expect="ok"),
+        Case("provenance", "verify with a trust list that is not PEM", ["verify", "{tmp}/a.png", "--trust",
+                                                                         "{tmp}/x.txt"],
+             both(image("a.png"), write("x.txt", "x")), names="x.txt"),
+        Case("provenance", "sign with no keys made", ["sample", "{tmp}/run", "--sign", "--cert", "{tmp}/none.pem",
+                                                      "--key", "{tmp}/none.key", "-o", "{tmp}/g.png"], trained_run(),
+             names="none.pem", outputs=("g.png",)),
+        Case("provenance", "sign with a corrupt key", ["sample", "{tmp}/run", "--sign", "--cert", "{tmp}/k/signer.pem",
+                                                       "--key", "{tmp}/bad.key", "-o", "{tmp}/g.png"],
+             both(trained_run(), keys("k"), write("bad.key", "-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n")),
+             names="bad.key", outputs=("g.png",)),
+        Case("provenance", "keys init where keys exist", ["keys", "init", "--dir", "{tmp}/k"], keys("k"),
+             names="--force"),
+        Case("provenance", "sample -o a folder", ["sample", "{tmp}/run", "-o", "{tmp}"], trained_run(),
+             names="folder"),
+    ]
+
+
+def keys(name: str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        from gankit.provenance import init_keys
+        init_keys(tmp / name)
+    return setup
+
+
 NO_CUDA = not torch.cuda.is_available()
 
 
@@ -474,7 +505,7 @@ def catalogue() -> list[Case]:
         Case("sampling", "version and short help", ["--version"], expect="ok"),
         Case("sampling", "a short training run", ["train", *TINY_GAN, "--out", "{tmp}/ok"], expect="ok"),
     ]
-    out += synth_cases() + checkpoint_cases()
+    out += synth_cases() + checkpoint_cases() + provenance_cases()
     if NO_CUDA:  # on a GPU machine these are fine inputs
         out += [Case("devices", "train on CUDA with a CPU-only torch", ["train", "--set", "train.device=cuda"],
                      names="CUDA"),

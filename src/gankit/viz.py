@@ -42,6 +42,18 @@ def _png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def grid_png(images: torch.Tensor, nrow: int | None = None) -> bytes:
+    """The PNG bytes of ``image_grid(images, nrow)``."""
+    return _png_bytes(image_grid(images, nrow))
+
+
+def image_png(image: torch.Tensor) -> bytes:
+    """One image in [-1, 1] of shape (C, H, W) as PNG bytes, at its own size (grey or RGB)."""
+    array = image.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    array = array.permute(1, 2, 0).numpy()
+    return _png_bytes(Image.fromarray(array[..., 0] if array.shape[2] == 1 else array))
+
+
 def save_image_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> None:
     atomic_write_bytes(Path(path), _png_bytes(image_grid(images, nrow)))
 

@@ -62,6 +62,8 @@ def train(
 * `gankit sample runs/cgan_mnist-.../checkpoints/ckpt-0005000.json --class 3`
 
 * `gankit sample RUN --interpolate --frames 10 -n 80 -o walk.png`
+
+* `gankit sample RUN -n 1000 --each samples/ --sign` : one signed PNG per sample (`gankit keys init` first)
 """)
 def sample(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder or a ckpt-*.json / .safetensors file.")],
@@ -72,15 +74,28 @@ def sample(
     interpolate: Annotated[bool, typer.Option(help="Rows that walk between two random latents.")] = False,
     frames: Annotated[int, typer.Option(help="Images per interpolation row.")] = 10,
     ema: Annotated[bool, typer.Option(help="Use the EMA generator when the checkpoint has one.")] = True,
+    each: Annotated[Optional[Path], typer.Option(help="Also write every sample as its own PNG into this folder.")] = None,
+    sign: Annotated[bool, typer.Option(help="Embed a signed C2PA manifest in every PNG written (keys from "
+                                            "`gankit keys init`, or --cert/--key).")] = False,
+    cert: Annotated[Optional[Path], typer.Option(help="Signing certificate chain (PEM) for --sign.")] = None,
+    key: Annotated[Optional[Path], typer.Option(help="Its private key (PEM) for --sign.")] = None,
 ) -> None:
     """Draw samples (or latent interpolations) from a trained generator into a PNG grid."""
     import torch
+    from gankit.provenance.files import ImageWriter, generation_assertion
     from gankit.sampling import class_labels, interpolation_latents, load_generator
-    from gankit.viz import save_image_grid, save_scatter
+    from gankit.viz import grid_png, image_png, save_scatter
 
     if n < 1 or frames < 2:
         raise GankitError("-n must be >= 1 and --frames >= 2")
+    if output.is_dir():
+        raise GankitError(f"-o {output}: is a folder; give a file name for the PNG, e.g. -o {output / 'samples.png'}")
     gen = load_generator(checkpoint, ema=ema)
+    writer = ImageWriter()
+    if sign:
+        from gankit.provenance import load_signer
+        writer.signer = load_signer(cert, key)
+        writer.assertion = generation_assertion(gen.config.name, gen.checkpoint, seed, gen.step, class_index)
     g = torch.Generator().manual_seed(seed)
     if interpolate:
         rows = max(1, n // frames)
@@ -90,11 +105,18 @@ def sample(
         images, nrow = gen(z, y), frames
     else:
         images, nrow = gen(gen.noise(n, g), class_labels(gen, n, class_index)), None
-    if images.dim() == 4:
-        save_image_grid(images, output, nrow=nrow)
-    else:
+    if images.dim() != 4:
         save_scatter(images, output, title=f"{gen.checkpoint.name}")
-    console.print(f"wrote {len(images)} samples from {gen.checkpoint} (step {gen.step}) to [cyan]{output}")
+    else:
+        writer.write(output, grid_png(images, nrow))
+        if each is not None:
+            each.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(images):
+                writer.write(each / f"sample_{i:05d}.png", image_png(image), index=i)
+    console.print(f"wrote {len(images)} samples from {gen.checkpoint} (step {gen.step}) to [cyan]{output}"
+                  + (f"[/] and one PNG each to [cyan]{each}" if each is not None and images.dim() == 4 else ""))
+    if writer.overhead():
+        console.print(writer.overhead())
 
 
 @app.command(epilog="Example: `gankit download fashion-mnist --data-root ~/data`")
