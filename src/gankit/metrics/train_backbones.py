@@ -37,7 +37,7 @@ from torch import Tensor
 import gankit
 from gankit.checkpoint import atomic_write_bytes, atomic_write_text
 from gankit.config import RECIPES_DIR as GAN_RECIPES, load_recipe, raise_problems
-from gankit.data import load_dataset, resolve_data_root
+from gankit.data import Dataset, load_dataset, resolve_data_root
 from gankit.data.augment import random_hflip, random_shift
 from gankit.errors import ConfigError, GankitError
 from gankit.loop import BatchSampler, Game, GeneratorState, LoopSettings, Phase, Player, Trainer, cosine
@@ -138,11 +138,14 @@ class BackboneGame(Game):
     and the initial weights come from torch's stream seeded with the same seed.
     """
 
-    def __init__(self, cfg: BackboneConfig):
+    def __init__(self, cfg: BackboneConfig, images: tuple[Tensor, Tensor] | None = None):
+        """``images``: (uint8 (N, C, H, W), labels) to train on instead of ``cfg.dataset``'s training split
+        (e.g. the evaluation classifier of a translation's target domain)."""
         self.cfg = cfg
-        root = None if cfg.dataset == "digits" else resolve_data_root(cfg.data_root)
+        root = None if cfg.dataset == "digits" or images is not None else resolve_data_root(cfg.data_root)
         self.root = root
-        train = load_dataset(cfg.dataset, root=root, split="train")
+        train = load_dataset(cfg.dataset, root=root, split="train") if images is None else \
+            Dataset(x=images[0], y=images[1], num_classes=int(images[1].max()) + 1, name=cfg.dataset)
         x_all, y_all = train.x, train.y
         if cfg.holdout:
             if not 0 < cfg.holdout < len(train):
