@@ -117,3 +117,27 @@ def test_bad_inputs_are_named(real_data_root, tmp_path):
     (tmp_path / "photos" / "testA" / "x.png").write_text("not an image")
     with pytest.raises(DataError, match="cannot read image .*x.png"):   # an unreadable image file
         CycleGANGame(cfg, DistInfo())
+
+
+def test_the_commands_train_then_apply_keeping_names_and_sizes(real_data_root, tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+    from gankit.cli import app
+    runner = CliRunner()
+    sets = [a for item in TINY + ["eval_every=10", "sample_every=10"] for a in ("--set", item)]
+    result = runner.invoke(app, ["translate", "train", "cyclegan_paper", *sets, "--set", "limit=40",
+                                 "--data-root", str(real_data_root), "-o", str(tmp_path / "run"), "--no-progress"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "A -> B: translated accuracy" in result.output
+    (tmp_path / "in").mkdir()
+    Image.new("L", (37, 23), 120).save(tmp_path / "in" / "wide.png")
+    Image.new("RGB", (12, 12), (200, 10, 10)).save(tmp_path / "single.jpg")
+    result = runner.invoke(app, ["translate", "apply", str(tmp_path / "run"), str(tmp_path / "in"),
+                                 str(tmp_path / "single.jpg"), "-o", str(tmp_path / "out"), "--direction", "b2a"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    for name, size in (("wide.png", (37, 23)), ("single.jpg", (12, 12))):
+        with Image.open(tmp_path / "out" / name) as out:
+            assert out.size == size
+    result = runner.invoke(app, ["translate", "apply", str(tmp_path / "run"), str(tmp_path / "in"), "-o",
+                                 str(tmp_path / "out2"), "--direction", "sideways"])
+    assert result.exit_code != 0 and "a2b or b2a" in str(result.exception)

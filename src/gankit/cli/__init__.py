@@ -9,6 +9,7 @@
     cli/fair.py       fair fit | report
     cli/restore.py    restore inpaint | denoise | superres
     cli/provenance.py keys init, verify
+    cli/translate.py  translate train | apply
 
 Errors caused by the user's input (GankitError) print one line and exit with status 2; a run
 stopped before its last step (Ctrl-C, SIGTERM, a time budget) exits with status 3.
@@ -43,8 +44,9 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def _register() -> None:
-    from gankit.cli import attacks, backbone, evaluate, fair, provenance, restore, semisup, synth, train
-    for module in (train, evaluate, semisup, attacks, synth, backbone, fair, restore, provenance):
+    from gankit.cli import (attacks, backbone, evaluate, fair, provenance, restore, semisup, synth, train,
+                            translate)
+    for module in (train, evaluate, semisup, attacks, synth, backbone, translate, fair, restore, provenance):
         module.register(app)
 
 

@@ -34,7 +34,7 @@ NOTHING_DONE = 0.02     # mean |G(x) - x| in [-1, 1] units below which a transla
 def train_eval_classifier(domain: Domain, epochs: int, seed: int) -> DomainClassifier:
     """A DomainClassifier trained on ``domain``'s labelled images with the MNIST backbone's recipe."""
     from gankit.metrics.train_backbones import BackboneGame, load_backbone_config
-    cfg = load_backbone_config("mnist", [f"epochs={epochs}", f"seed={seed}"])
+    cfg = load_backbone_config("mnist", [f"epochs={epochs}", f"seed={seed}", f"batch_size={min(128, len(domain))}"])
     game = BackboneGame(cfg, images=(domain.x.cpu(), domain.y))
     Trainer(game, None, LoopSettings(steps=game.total, log_every=game.steps_per_epoch)).run(progress=False)
     return game.model.to(memory_format=torch.contiguous_format).eval().requires_grad_(False)
