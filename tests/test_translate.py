@@ -17,7 +17,7 @@ from gankit.translate.nets import PatchDiscriminator, ResnetGenerator
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = ["domain_a=digits", "domain_b=mnist", "image_size=16", "channels=1", "limit=200", "ngf=4", "ndf=4",
         "n_blocks=1", "n_layers=2", "batch_size=4", "epochs=1", "eval_every=25", "sample_every=25",
-        "eval_samples=100", "classifier_epochs=1", "load_size=null", "flip=false"]
+        "eval_samples=100", "classifier_steps=20", "load_size=null", "flip=false"]
 
 
 def tiny(root, *extra):

@@ -39,7 +39,7 @@ class TranslateConfig:
     eval_every: int = 1000             # steps between scores (translated accuracy, cycle L1, FID)
     eval_samples: int = 1000           # test images per domain for the scores
     sample_every: int = 1000           # steps between sample strips
-    classifier_epochs: int = 3         # epochs of the target domains' evaluation classifiers
+    classifier_steps: int = 1500      # training steps (batch 128) of the target domains' evaluation classifiers
     seed: int = 0
     device: str = "auto"
     out_dir: str = "runs"
@@ -47,7 +47,7 @@ class TranslateConfig:
     def check(self) -> None:
         errors = [f"{k}: must be > 0, got {getattr(self, k)}" for k in
                   ("image_size", "ngf", "ndf", "n_blocks", "n_layers", "lr", "batch_size", "epochs", "eval_every",
-                   "eval_samples", "sample_every", "classifier_epochs") if not getattr(self, k) > 0]
+                   "eval_samples", "sample_every", "classifier_steps") if not getattr(self, k) > 0]
         errors += [f"{k}: must be >= 0, got {getattr(self, k)}" for k in
                    ("lambda_cycle", "lambda_identity", "pool_size") if getattr(self, k) < 0]
         if self.channels not in (1, 3):

@@ -11,8 +11,8 @@ backbone: mnist-m has no shipped one). Nothing here trains the translator or cho
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -31,10 +31,13 @@ DIRECTIONS = {"ab": ("a", "b"), "ba": ("b", "a")}
 NOTHING_DONE = 0.02     # mean |G(x) - x| in [-1, 1] units below which a translation changed almost nothing
 
 
-def train_eval_classifier(domain: Domain, epochs: int, seed: int) -> DomainClassifier:
-    """A DomainClassifier trained on ``domain``'s labelled images with the MNIST backbone's recipe."""
+def train_eval_classifier(domain: Domain, steps: int, seed: int) -> DomainClassifier:
+    """A DomainClassifier trained on ``domain``'s labelled images with the MNIST backbone's recipe,
+    for about ``steps`` steps (whole epochs)."""
     from gankit.metrics.train_backbones import BackboneGame, load_backbone_config
-    cfg = load_backbone_config("mnist", [f"epochs={epochs}", f"seed={seed}", f"batch_size={min(128, len(domain))}"])
+    batch = min(128, len(domain))
+    epochs = max(1, math.ceil(steps / math.ceil(len(domain) / batch)))
+    cfg = load_backbone_config("mnist", [f"epochs={epochs}", f"seed={seed}", f"batch_size={batch}"])
     game = BackboneGame(cfg, images=(domain.x.cpu(), domain.y))
     Trainer(game, None, LoopSettings(steps=game.total, log_every=game.steps_per_epoch)).run(progress=False)
     return game.model.to(memory_format=torch.contiguous_format).eval().requires_grad_(False)
@@ -86,11 +89,11 @@ class TranslationScores:
             model = DomainClassifier(**record["model"])
             model.load_state_dict(load_file(str(path)))
             return model.eval().requires_grad_(False)
-        model = train_eval_classifier(domain, cfg.classifier_epochs, cfg.seed)
+        model = train_eval_classifier(domain, cfg.classifier_steps, cfg.seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
         atomic_write_text(path.with_suffix(".json"), json.dumps({"model": model.config(), "domain": domain.name,
-                                                                   "epochs": cfg.classifier_epochs}))
+                                                                   "steps": cfg.classifier_steps}))
         return model
 
     def __call__(self, step: int, trainer) -> None:
