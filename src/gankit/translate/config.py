@@ -40,6 +40,7 @@ class TranslateConfig:
     eval_samples: int = 1000           # test images per domain for the scores
     sample_every: int = 1000           # steps between sample strips
     classifier_steps: int = 1500      # training steps (batch 128) of the target domains' evaluation classifiers
+    max_minutes: Optional[float] = None  # stop (and checkpoint) after this much wall time: an unfinished run
     seed: int = 0
     device: str = "auto"
     out_dir: str = "runs"
@@ -56,6 +57,8 @@ class TranslateConfig:
             errors.append(f"image_size: must be a multiple of 4 (two halvings and back), got {self.image_size}")
         if self.load_size is not None and self.load_size < self.image_size:
             errors.append(f"load_size: must be at least image_size ({self.image_size}), got {self.load_size}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            errors.append(f"max_minutes: must be > 0 (or unset), got {self.max_minutes}")
         if self.limit is not None and self.limit < self.batch_size:
             errors.append(f"limit: must be at least batch_size ({self.batch_size}), got {self.limit}")
         for key in ("beta1", "beta2", "lr_decay_start"):
