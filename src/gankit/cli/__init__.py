@@ -44,9 +44,9 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def _register() -> None:
-    from gankit.cli import (attacks, backbone, evaluate, fair, provenance, restore, semisup, synth, train,
+    from gankit.cli import (attacks, backbone, detect, evaluate, fair, provenance, restore, semisup, synth, train,
                             translate)
-    for module in (train, evaluate, semisup, attacks, synth, backbone, translate, fair, restore, provenance):
+    for module in (train, evaluate, semisup, attacks, synth, backbone, translate, fair, restore, provenance, detect):
         module.register(app)
 
 

@@ -1,0 +1,439 @@
+"""Deep Image Prior against the classical tools on the photos that ship inside scikit-image.
+
+Cells: three masks (50 % random pixels, a text overlay, a central box; white = keep), Gaussian noise
+of sigma 25/255 (not clipped, the protocol of denoising tables), and x4 super-resolution. Every
+cell's corrupted photo is fixed (seed 0); DIP runs with --seeds seeds, every seed reported. Each
+DIP fit runs its recipe's full iteration count with the early-stopping rule watching
+(``early_stop=watch``), so one fit gives three numbers: the rule's pick (what `gankit restore`
+returns; "iterations used" is where the rule stopped), the last output, and the best PSNR along
+the run (an oracle needing the clean photo, to measure the rule).
+
+    python benchmarks/restore.py --threads 1                          # the CPU run: 128 px, cpu_* recipes
+    python benchmarks/restore.py --render-only                        # rewrite the docs from the rows
+    python benchmarks/restore.py --size 512 --recipes dip --device cuda --workers 3   # the paper's table
+
+Rows are appended to --rows as fits finish (a killed run keeps them; a rerun skips them). The
+section goes to docs/results.md (``--doc PATH``: elsewhere, e.g. a scratch file), every fit to
+docs/experiments/restore.md, and the strips of the first photo to docs/img/restore_*.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from gankit.restore import (BASELINES, denoising, inpainting, load_restore_config, psnr, restore, run_baseline, ssim,
+                            super_resolution)
+from gankit.restore.corrupt import add_noise, low_resolution, make_mask
+from gankit.restore.photos import photo
+from gankit.runs import machine_description
+
+ROOT = Path(__file__).resolve().parents[1]
+CELLS = ("text", "pixels50", "noise25", "box", "sr4")   # in priority order: the issue's claims first
+TASK = {"text": "inpaint", "pixels50": "inpaint", "box": "inpaint", "noise25": "denoise", "sr4": "superres"}
+CELL_NAMES = {"text": "text overlay", "pixels50": "50 % missing pixels", "box": "central box (1/4 of each side)",
+              "noise25": "Gaussian noise, sigma 25", "sr4": "super-resolution x4"}
+STRONGEST = {"inpaint": "biharmonic", "denoise": "cbm3d", "superres": "lanczos"}
+SIGMA = 25 / 255
+IMAGES = ("astronaut", "camera", "chelsea", "coffee")
+
+
+def recipe_for(cell: str, family: str) -> str:
+    if family == "dip" and cell == "pixels50":
+        return "dip_inpaint_pixels"   # the paper's 50 %-pixels setting (Adam 0.001, 11,000 steps)
+    return f"{family}_{TASK[cell]}"
+
+
+def corrupted(cell: str, clean: torch.Tensor):
+    """(the problem DIP fits, what the baselines read, their extra inputs) for one cell."""
+    _, h, w = clean.shape
+    if TASK[cell] == "inpaint":
+        mask = make_mask(cell, h, w, seed=0)
+        return inpainting(clean * mask, mask, clean), clean * mask, {"mask": mask}
+    if cell == "noise25":
+        noisy = add_noise(clean, SIGMA, seed=0)
+        return denoising(noisy, clean), noisy, {"sigma": SIGMA}
+    small = low_resolution(clean, 4)
+    return super_resolution(small, 4, clean), small, {"scale": 4}
+
+
+# --- rows ------------------------------------------------------------------------------
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows on file, the first of any repeated fit (two runs sharing a rows file may both do one)."""
+    if not path.is_file():
+        return []
+    rows, seen = [], set()
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if key(row) not in seen:
+                seen.add(key(row))
+                rows.append(row)
+    return rows
+
+
+def append(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:   # several workers append to one file: one locked line each
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def key(row: dict) -> tuple:
+    return row["image"], row["size"], row["cell"], row["method"], row.get("seed", 0), row.get("recipe", "")
+
+
+# --- the work ---------------------------------------------------------------------------
+
+def baseline_rows(images, sizes, cells, done: set):
+    """Each classical method (and the corrupted input) on each photo, size and cell, as rows."""
+    for size in sizes:
+        for image in images:
+            clean = photo(image, size)
+            for cell in cells:
+                problem, given, extra = corrupted(cell, clean)
+                shown = problem.shown()
+                for name in ["corrupted", *BASELINES[TASK[cell]]]:
+                    row = {"image": image, "size": size, "cell": cell, "method": name, "seed": 0, "recipe": ""}
+                    if key(row) in done:
+                        continue
+                    try:
+                        out, seconds = (shown, 0.0) if name == "corrupted" else \
+                            run_baseline(TASK[cell], name, given, **extra)
+                    except ImportError as exc:   # a machine without OpenCV or bm3d still gets the rest
+                        print(f"skipping {name}: {exc}", flush=True)
+                        continue
+                    row.update(psnr=psnr(out, clean), ssim=ssim(out, clean), seconds=seconds)
+                    yield row
+
+
+def dip_jobs(images, size, cells, seeds, family) -> list[dict]:
+    """In priority order: cell, then photo, then seed (a cell is complete with all its seeds first)."""
+    return [{"image": i, "size": size, "cell": c, "method": "dip", "seed": s, "recipe": recipe_for(c, family)}
+            for c in cells for i in images for s in range(seeds)]
+
+
+def run_dip(job: dict, overrides: list[str], device: str, strip_dir: Path | None) -> dict | None:
+    clean = photo(job["image"], job["size"])
+    problem, _, _ = corrupted(job["cell"], clean)
+    cfg = load_restore_config(job["recipe"], [*overrides, "early_stop=watch", f"seed={job['seed']}",
+                                              f"device={device}"])
+    output = strip_dir / f"{job['cell']}_{job['image']}.png" if strip_dir is not None else None
+    record = restore(problem, cfg, output=output, progress=sys.stderr.isatty())
+    if not record.finished:   # Ctrl-C or the device script's time limit: a cut fit is never reported
+        return None
+    it, es = record.record["iterations"], record.record["iterations"]["early_stop"]
+    return {**job, "overrides": overrides, "psnr_es": record.record["output"]["psnr"],
+            "ssim_es": record.record["output"]["ssim"], "es_pick": es["picked_step"], "es_fired_at": es["fired_at"],
+            "iterations_used": es["fired_at"] or it["planned"], "iterations_planned": it["planned"],
+            "psnr_last": record.record["final"]["psnr"], "ssim_last": record.record["final"]["ssim"],
+            "psnr_best": record.record["best_along_run"]["psnr"], "best_step": record.record["best_along_run"]["step"],
+            "backtracks": it["backtracks"], "wall_seconds": record.record["wall_seconds"],
+            "seconds_per_step": record.record["seconds_per_step"], "hardware": record.record["hardware"],
+            "precision": record.record["precision"], "threads": record.record["torch_threads"],
+            "log": [(r["step"], round(r["psnr"], 3)) for r in record.record["log"]]}
+
+
+def _claim_path(args, job: dict) -> Path:
+    return args.rows.with_suffix(".claims") / "_".join(map(str, key(job))).replace("/", "-")
+
+
+def claim(args, job: dict) -> bool:
+    """Take a job for this process (workers share one queue, in priority order): False if another has it."""
+    path = _claim_path(args, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
+def work(args, jobs: list[dict], done: set, strip_dir: Path | None) -> None:
+    """Run the fits not done yet, in order. With a deadline (the device script's hard stop), a fit is
+    started only if the seconds per step seen so far say it ends in time; a cheaper one may still fit."""
+    per_step: dict[str, float] = {}
+    for job in jobs:
+        if key(job) in done or _claim_path(args, job).exists():
+            continue
+        steps = load_restore_config(job["recipe"], args.set).iterations
+        guess = per_step.get(job["recipe"], max(per_step.values(), default=0.0))
+        if args.deadline and time.time() + guess * steps > args.deadline:
+            print(f"not starting {job['cell']} {job['image']} seed {job['seed']}: {steps} steps would end after "
+                  f"the time limit", flush=True)
+            continue
+        if not claim(args, job):
+            continue
+        started = time.time()
+        first = job["seed"] == 0 and job["image"] == args.images[0]
+        row = run_dip(job, args.set, args.device, strip_dir if first else None)
+        if row is None:
+            print(f"stopped during {job['cell']} {job['image']} seed {job['seed']}: not reported", flush=True)
+            return
+        append(args.rows, row)
+        per_step[job["recipe"]] = (time.time() - started) / row["iterations_planned"]
+        print(f"{job['cell']:8s} {job['image']:10s} seed {job['seed']}: ES pick {row['psnr_es']:.2f} dB (step "
+              f"{row['es_pick']}), last {row['psnr_last']:.2f}, best {row['psnr_best']:.2f} (step {row['best_step']}); "
+              f"{time.time() - started:.0f} s", flush=True)
+
+
+# --- the page ---------------------------------------------------------------------------
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _cell(values: list[float]) -> str:
+    m, s = _mean_std(values)
+    every = ", ".join(f"{v:.2f}" for v in values)
+    return f"{m:.2f} ± {s:.2f} ({every})" if len(values) > 1 else f"{m:.2f} (1 seed)"
+
+
+def render(rows: list[dict], command: str) -> tuple[str, str]:
+    """(the results.md section, the experiments page's table of every fit)."""
+    dip = [r for r in rows if r["method"] == "dip"]
+    base = [r for r in rows if r["method"] != "dip"]
+    dip_sizes = sorted({r["size"] for r in dip})
+    out = ["## Deep Image Prior against the classical tools", ""]
+    hardware = sorted({f"{r['hardware']}, {r['precision']}" for r in dip})
+    out += [f"Photos from scikit-image, centre square, anti-aliased resize. PSNR in dB against the clean photo. "
+            f"DIP: every seed listed (mean ± std (seed 0, 1, 2)), never the best one; each fit ran its recipe's "
+            f"full length with the early-stopping rule watching. **ES pick** is what `gankit restore` returns (the "
+            f"running-variance rule of Wang et al. 2021, no ground truth); **last** the output at the recipe's last "
+            f"step; **best** the best PSNR along the run (an oracle: it needs the clean photo). Hardware: "
+            f"{'; '.join(hardware) or 'no DIP fits yet'}.", ""]
+    verdicts = []
+    for size in dip_sizes:
+        for cell in CELLS:
+            fits = [r for r in dip if r["size"] == size and r["cell"] == cell]
+            if not fits:
+                continue
+            task = TASK[cell]
+            names = ["corrupted", *BASELINES[task]]
+            recipes = sorted({r["recipe"] for r in fits})
+            its = sorted({r["iterations_planned"] for r in fits})
+            overrides = sorted({" ".join(r.get("overrides") or []) for r in fits} - {""})
+            out += [f"### {CELL_NAMES[cell]}, {size} px (recipe {', '.join(f'`{x}`' for x in recipes)}, "
+                    f"{'/'.join(map(str, its))} steps{'; --set ' + '; '.join(overrides) if overrides else ''})", ""]
+            out += ["| photo | " + " | ".join(names) + " | DIP ES pick | DIP last | DIP best (oracle) | iterations used "
+                    "| seconds per fit |", "|---" * (len(names) + 6) + "|"]
+            means = {"dip": [], "best": [], STRONGEST[task]: []}
+            for image in sorted({r["image"] for r in fits}, key=lambda n: IMAGES.index(n) if n in IMAGES else 99):
+                mine = sorted((r for r in fits if r["image"] == image), key=lambda r: r["seed"])
+                cells = []
+                for name in names:
+                    b = next((r for r in base if (r["image"], r["size"], r["cell"], r["method"]) ==
+                              (image, size, cell, name)), None)
+                    cells.append(f"{b['psnr']:.2f}" if b else "–")
+                    if b and name == STRONGEST[task]:
+                        means[name].append(b["psnr"])
+                es, last, best = ([r[k] for r in mine] for k in ("psnr_es", "psnr_last", "psnr_best"))
+                means["dip"] += es
+                means["best"] += best
+                used = [r["iterations_used"] for r in mine]
+                wall = statistics.mean(r["wall_seconds"] for r in mine)
+                out.append(f"| {image} | " + " | ".join(cells) + f" | {_cell(es)} | {_cell(last)} | {_cell(best)} | "
+                           f"{', '.join(map(str, used))} | {wall:.0f} |")
+            out.append("")
+            if means[STRONGEST[task]]:
+                strongest = STRONGEST[task]
+                d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
+                gap = statistics.mean(means["best"]) - statistics.mean(means["dip"])
+                word = f"beats {strongest} by {d:.2f} dB" if d > 0 else f"misses {strongest} by {-d:.2f} dB"
+                verdicts.append(f"| {CELL_NAMES[cell]} | {size} | {statistics.mean(means['dip']):.2f} | "
+                                f"{statistics.mean(means[strongest]):.2f} ({strongest}) | DIP {word} | {gap:.2f} |")
+    if verdicts:
+        out[2:2] = ["Averaged over the photos and seeds of each table below:", "",
+                    "| cell | px | DIP ES pick | strongest classical | verdict | best along the run minus ES pick |",
+                    "|---|---|---|---|---|---|", *verdicts, ""]
+    classical_sizes = sorted({r["size"] for r in base} - set(dip_sizes))
+    for size in classical_sizes:
+        out += [f"### Classical methods alone, {size} px", "",
+                "| photo | cell | " + " | ".join(["corrupted", "biharmonic / CBM3D / bicubic", "others"]) + " |",
+                "|---|---|---|---|---|"]
+        for image in sorted({r["image"] for r in base if r["size"] == size}, key=lambda n: IMAGES.index(n)
+                            if n in IMAGES else 99):
+            for cell in CELLS:
+                here = {r["method"]: r for r in base if (r["image"], r["size"], r["cell"]) == (image, size, cell)}
+                if not here:
+                    continue
+                task = TASK[cell]
+                first = {"inpaint": "biharmonic", "denoise": "cbm3d", "superres": "bicubic"}[task]
+                others = ", ".join(f"{n} {here[n]['psnr']:.2f}" for n in BASELINES[task] if n != first and n in here)
+                out.append(f"| {image} | {CELL_NAMES[cell]} | {here['corrupted']['psnr']:.2f} | "
+                           f"{here[first]['psnr']:.2f} ({here[first]['seconds']:.1f} s) | {others} |")
+        out.append("")
+    out += ["Every fit (seeds, iterations, the PSNR curve): [docs/experiments/restore.md](experiments/restore.md). "
+            "Command:", "", f"    {command}", ""]
+    return "\n".join(out), fits_table(dip)
+
+
+def fits_table(dip: list[dict]) -> str:
+    lines = ["| px | cell | photo | recipe | seed | ES pick (step) | rule fired at | last | best (step) | backtracks | "
+             "s/step | PSNR every logged step |", "|---" * 12 + "|"]
+    for r in sorted(dip, key=lambda r: (r["size"], CELLS.index(r["cell"]), r["image"], r["seed"])):
+        curve = " ".join(f"{p:.1f}" for _, p in r["log"][:: max(1, len(r["log"]) // 15)])
+        lines.append(f"| {r['size']} | {r['cell']} | {r['image']} | {r['recipe']} | {r['seed']} | {r['psnr_es']:.2f} "
+                     f"({r['es_pick']}) | {r['es_fired_at'] or '–'} | {r['psnr_last']:.2f} | {r['psnr_best']:.2f} "
+                     f"({r['best_step']}) | {r['backtracks']} | {r['seconds_per_step']:.3f} | {curve} |")
+    return "\n".join(lines)
+
+
+def write_experiments(table: str, path: Path) -> None:
+    begin, end = "<!-- BEGIN fits -->", "<!-- END fits -->"
+    text = path.read_text() if path.is_file() else "# Deep Image Prior: every fit\n\n" + begin + "\n" + end + "\n"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(head + begin + "\n" + table + "\n" + end + tail)
+
+
+def speed(args) -> None:
+    """Seconds per step of each recipe at --size on --device (--speed-steps timed after 3 warm-up steps)."""
+    from gankit.loop import LoopSettings, Trainer
+    clean = photo(args.images[0], args.size)
+    precisions = ["fp32", "bf16"] if args.device.startswith("cuda") else ["fp32"]
+    for cell in ("text", "pixels50", "noise25", "sr4"):
+        for precision in precisions:
+            cfg = load_restore_config(recipe_for(cell, args.recipes), [*args.set, f"precision={precision}",
+                                                                       f"device={args.device}", "early_stop=watch"])
+            from gankit.restore.game import DIPGame
+            from gankit.restore.run import device_info
+            game = DIPGame(cfg, corrupted(cell, clean)[0], device_info(cfg))
+            trainer = Trainer(game, None, LoopSettings(steps=3, log_every=3))
+            trainer.run(progress=False)
+            trainer.settings.steps = 3 + args.speed_steps
+            started = time.perf_counter()
+            trainer.run(progress=False)   # the last log interval syncs the device
+            per_step = (time.perf_counter() - started) / args.speed_steps
+            print(f"{recipe_for(cell, args.recipes):20s} {args.size} px {precision}: {1000 * per_step:8.1f} ms/step; "
+                  f"{cfg.iterations} steps = {cfg.iterations * per_step:6.1f} s", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", type=int, default=128, help="photo size for DIP (px)")
+    p.add_argument("--baseline-sizes", default="128,256", help="sizes at which the classical methods run")
+    p.add_argument("--images", default="astronaut,camera", help=f"comma-separated, from {', '.join(IMAGES)}")
+    p.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {', '.join(CELLS)}")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--recipes", choices=("cpu", "dip"), default="cpu", help="cpu_* or the paper's dip_* recipes")
+    p.add_argument("--set", action="append", default=[], help="override for every DIP fit (key=value)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--rows", type=Path, default=ROOT / "benchmarks" / "runs" / "restore_rows.jsonl")
+    p.add_argument("--fresh", action="store_true", help="start the rows file over")
+    p.add_argument("--render-only", action="store_true")
+    p.add_argument("--doc", type=Path, default=None, help="write the section to this file instead of docs/results.md")
+    p.add_argument("--experiments", type=Path, default=ROOT / "docs" / "experiments" / "restore.md")
+    p.add_argument("--pictures", type=Path, default=ROOT / "docs" / "img", help="folder for restore_*.png strips")
+    p.add_argument("--workers", type=int, default=1, help="DIP fits run side by side in this many processes")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="start no DIP fit that would end after this many seconds (by the seconds per step seen)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--deadline", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--skip-baselines", action="store_true")
+    p.add_argument("--speed", action="store_true", help="only time each recipe's steps")
+    p.add_argument("--speed-steps", type=int, default=20)
+    args = p.parse_args()
+    args.images = args.images.split(",")
+    args.cells = [c for c in args.cells.split(",") if c]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True   # fixed sizes: let cuDNN pick its fastest convolutions
+    if args.speed:
+        speed(args)
+        return
+    if args.fresh and args.rows.is_file() and not args.worker:
+        args.rows.unlink()
+    done = {key(r) for r in read_rows(args.rows)}
+    jobs = dip_jobs(args.images, args.size, args.cells, args.seeds, args.recipes)
+    strip_dir = Path(tempfile.mkdtemp(prefix="restore_strips_"))
+    if args.worker:   # a child process: takes fits from the shared queue
+        work(args, jobs, done, strip_dir)
+        _copy_strips(strip_dir, args.pictures)
+        return
+    if not args.render_only:
+        try:
+            measure(args, jobs, done, strip_dir)
+        except KeyboardInterrupt:   # the rows that finished are on disk: render them
+            print("stopped: rendering the rows that finished", flush=True)
+    rows = read_rows(args.rows)
+    command = "python benchmarks/restore.py " + " ".join(_passed_args(keep_render=False))
+    section, table = render(rows, command.strip())
+    write_experiments(table, args.experiments)
+    if args.doc is not None:
+        args.doc.parent.mkdir(parents=True, exist_ok=True)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from results_doc import update_section
+        update_section("restore", section, args.doc)
+        print(f"wrote the restore section to {args.doc}")
+    else:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from results_doc import update_section
+        print(f"wrote {update_section('restore', section)}")
+
+
+def measure(args, jobs: list[dict], done: set, strip_dir: Path) -> None:
+    """The classical methods here, the DIP fits here or in --workers child processes."""
+    if args.budget_s:
+        args.deadline = time.time() + args.budget_s
+    shutil.rmtree(args.rows.with_suffix(".claims"), ignore_errors=True)   # claims of an earlier, stopped run
+    children = []
+    if args.workers > 1:
+        base_cmd = [sys.executable, __file__, *_passed_args(), "--deadline", str(args.deadline or 0)]
+        children = [subprocess.Popen([*base_cmd, "--worker"]) for _ in range(args.workers)]
+    try:
+        if not args.skip_baselines:
+            sizes = sorted({args.size, *map(int, args.baseline_sizes.split(","))})
+            for row in baseline_rows(args.images, sizes, args.cells, done):
+                append(args.rows, row)
+        if not children:
+            work(args, jobs, done, strip_dir)
+            _copy_strips(strip_dir, args.pictures)
+    finally:
+        for child in children:   # they got the same Ctrl-C and end their fit without reporting it
+            child.wait()
+
+
+def _passed_args(keep_render: bool = True) -> list[str]:
+    """This command line's arguments, without the ones only this invocation needs."""
+    out, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if a in ("--workers", "--budget-s", "--doc", "--deadline"):
+            skip = True
+            continue
+        if a in ("--fresh", "--worker") or (not keep_render and a == "--render-only"):
+            continue
+        out.append(a)
+    return out
+
+
+def _copy_strips(strip_dir: Path, pictures: Path) -> None:
+    for strip in strip_dir.glob("*_strip.png"):
+        pictures.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(strip, pictures / f"restore_{strip.name.removesuffix('_strip.png')}.png")
+    shutil.rmtree(strip_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
