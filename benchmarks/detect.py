@@ -55,9 +55,10 @@ N_EVAL = 2000
 LOGO = "without-"   # row prefix of a detector trained on every generator but one
 
 
-def command_line() -> str:
-    """This invocation, less the options that change no number (where the page goes, waiting, quiet)."""
-    args, kept = sys.argv[1:], []
+def command_line(argv: list[str] | None = None) -> str:
+    """This invocation (or ``argv``), less the options that change no number: where the page goes,
+    waiting, quiet."""
+    args, kept = list(sys.argv[1:] if argv is None else argv), []
     while args:
         arg = args.pop(0)
         if arg == "--doc":
@@ -339,7 +340,8 @@ def load_range(cells: list[dict]) -> str:
 
 def section(data: dict) -> str:
     gens, cells = data["generators"], data["cells"]
-    commands = sorted({c["command"] for c in cells} | {g["command"] for g in gens if g.get("command")})
+    recorded = {c["command"] for c in cells} | {g["command"] for g in gens if g.get("command")}
+    commands = sorted({command_line(c.split()[2:]) for c in recorded})
     machines = sorted({c["machine"] for c in cells} | {g["machine"] for g in gens if g.get("machine")})
     n = sorted({c["n"] for c in cells})
     lines = [

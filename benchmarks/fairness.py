@@ -16,7 +16,9 @@ standardized features without the protected column and is measured on the held-o
   same number of steps, batch size and learning rate as gankit's debiasing;
 * gankit debias (Zhang et al. 2018) and gankit representation (Edwards & Storkey 2016), their
   built-in recipes: one model per adversary weight of the recipe's curve, and the weight
-  chosen on the validation rows (the most accurate whose gap is within ``--gap-target``).
+  chosen on the validation rows (the most accurate whose gap is within ``--gap-target``);
+  and gankit debias with the group as one more input (``sensitive_as_feature``), which, like
+  ThresholdOptimizer, reads the group at prediction time.
 
 All train on the fitting rows; only gankit reads the validation rows (to choose its weight).
 Then, for flchain, whas500 and actg320 (sex): gankit's DP synthesizer (gankit.privacy, the
@@ -65,14 +67,18 @@ EPSILONS = (1.0, 3.0, math.inf)
 CRITERIA = ("parity", "odds")
 GAP = {"parity": "dp", "odds": "eo"}
 PEERS = ("unconstrained", "ExponentiatedGradient", "ThresholdOptimizer", "AdversarialFairnessClassifier")
-GANKIT = {"gankit debias": "adversarial_debiasing", "gankit representation": "fair_representation"}
+GANKIT = {"gankit debias": ("adversarial_debiasing", []),                  # recipe, overrides
+          "gankit debias, group as input": ("adversarial_debiasing", ["sensitive_as_feature=true"]),
+          "gankit representation": ("fair_representation", [])}
 DEFAULT_ROWS = ROOT / "runs" / "fairness_rows.jsonl"
 
 
 # --- rows ---------------------------------------------------------------------------------------
 
 def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    """The saved rows, one per (case, seed, method, criterion, epsilon): the last one written wins."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    return list({key(r): r for r in rows}.values())
 
 
 def append(path: Path, row: dict) -> None:
@@ -143,8 +149,9 @@ def peer_rows(data, seed: int, steps: int, batch: int, lr: float) -> list[tuple[
 
 def gankit_row(data, method: str, criterion: str, seed: int, gap_target: float, steps: int | None) -> dict:
     """The curve over the adversary's weight, and the weight the validation rows choose."""
-    overrides = [f"criterion={criterion}", f"seed={seed}"] + ([f"steps={steps}"] if steps else [])
-    config = load_fair_config(GANKIT[method], overrides)
+    recipe, extra = GANKIT[method]
+    overrides = extra + [f"criterion={criterion}", f"seed={seed}"] + ([f"steps={steps}"] if steps else [])
+    config = load_fair_config(recipe, overrides)
     started = time.perf_counter()
     curve = tradeoff(data, config)
     weight = choose_weight(curve, criterion, gap_target)
@@ -191,20 +198,20 @@ def synth_row(data, seed: int, epsilon: float) -> dict:
     return out
 
 
-def run(path: Path, seeds: int, cases: list[str], synth: bool, gap_target: float, steps: int | None) -> None:
+def run(path: Path, seeds: int, cases: list[str], methods: list[str], gap_target: float, steps: int | None) -> None:
     done = {key(r) for r in read_rows(path)}
-    base = load_fair_config(GANKIT["gankit debias"], [f"steps={steps}"] if steps else [])
+    base = load_fair_config("adversarial_debiasing", [f"steps={steps}"] if steps else [])
     for seed in range(seeds):   # seeds outermost: a run stopped early still has every case, with fewer seeds
         for case in cases:
             data = prepare(case_table(case), CASES[case][1], replace(base, seed=seed), source=case)
             common = {"case": case, "seed": seed, "rows": {"fit": len(data.fit), "validation": len(data.validation),
                                                             "test": len(data.test)}}
-            if (case, seed, "unconstrained", None, None) not in done:
+            if "peers" in methods and (case, seed, "unconstrained", None, None) not in done:
                 for method, criterion, test, seconds in peer_rows(data, seed, base.steps, base.batch_size, base.lr):
                     append(path, {**common, "method": method, "criterion": criterion, "test": test,
                                   "seconds": round(seconds, 2)})
                 print(f"seed {seed} {case}: peers", flush=True)
-            for method in GANKIT:
+            for method in [m for m in GANKIT if m in methods]:
                 for criterion in CRITERIA:
                     if (case, seed, method, criterion, None) in done:
                         continue
@@ -212,7 +219,7 @@ def run(path: Path, seeds: int, cases: list[str], synth: bool, gap_target: float
                     append(path, {**common, "method": method, "criterion": criterion, **row})
                     print(f"seed {seed} {case}: {method} {criterion} weight {row['weight']:g} "
                           f"({row['seconds']:.0f} s)", flush=True)
-            if not synth or case not in SYNTH_CASES:
+            if "synth" not in methods or case not in SYNTH_CASES:
                 continue
             for eps in EPSILONS:
                 eps_key = "inf" if math.isinf(eps) else eps
@@ -250,18 +257,22 @@ def points(rows: list[dict], case: str, criterion: str) -> dict[str, dict]:
     return out
 
 
-def dominated_by(front: dict[str, dict], method: str) -> list[str]:
-    """Peers more accurate AND fairer than ``method`` by more than the seed spread (the larger std of the two)."""
+def dominated_by(front: dict[str, dict], method: str) -> tuple[list[str], list[str]]:
+    """Peers more accurate AND fairer than ``method``: by more than the seed spread (the larger std of the
+    two, on each axis), and, apart, those better on both means but within the spread."""
     acc, gap = mean_sd(front[method]["accuracy"]), mean_sd(front[method]["gap"])
-    out = []
+    beyond, within = [], []
     for peer in PEERS:
         if peer not in front:
             continue
         p_acc, p_gap = mean_sd(front[peer]["accuracy"]), mean_sd(front[peer]["gap"])
         d_acc, d_gap = p_acc[0] - acc[0], gap[0] - p_gap[0]
+        text = f"{peer} (+{d_acc:.3f} accuracy, -{d_gap:.3f} gap)"
         if d_acc > max(acc[1], p_acc[1]) and d_gap > max(gap[1], p_gap[1]):
-            out.append(f"{peer} (+{d_acc:.3f} accuracy, -{d_gap:.3f} gap)")
-    return out
+            beyond.append(text)
+        elif d_acc > 0 and d_gap > 0:
+            within.append(text)
+    return beyond, within
 
 
 def front_table(rows: list[dict], case: str, criterion: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -304,14 +315,15 @@ def draw_fronts(rows: list[dict], cases: list[str], path: Path) -> None:
     from gankit.viz import _figure_png
 
     fig, axes = plt.subplots(len(cases), 2, figsize=(11, 3.8 * len(cases)), squeeze=False, constrained_layout=True)
-    markers = dict(zip(PEERS + tuple(GANKIT), "osD^*P"))
+    markers = dict(zip(PEERS + tuple(GANKIT), "osD^*XP"))
+    colors = {m: f"C{i}" for i, m in enumerate(PEERS + tuple(GANKIT))}
     for i, case in enumerate(cases):
         for j, criterion in enumerate(CRITERIA):
             ax, front = axes[i][j], points(rows, case, criterion)
             for method, p in front.items():
                 (acc, acc_sd), (gap, gap_sd) = mean_sd(p["accuracy"]), mean_sd(p["gap"])
                 ax.errorbar([gap], [acc], xerr=[gap_sd], yerr=[acc_sd], marker=markers[method], markersize=9,
-                            capsize=2, linestyle="none", label=method)
+                            capsize=2, linestyle="none", label=method, color=colors[method])
             for method in GANKIT:   # the whole curve, mean over seeds per weight
                 mine = [r for r in rows if r["case"] == case and r["method"] == method and r["criterion"] == criterion]
                 if not mine:
@@ -319,7 +331,7 @@ def draw_fronts(rows: list[dict], cases: list[str], path: Path) -> None:
                 weights = [p["weight"] for p in mine[0]["curve"]]
                 xs = [statistics.fmean(r["curve"][k]["test"][GAP[criterion]] for r in mine) for k in range(len(weights))]
                 ys = [statistics.fmean(r["curve"][k]["test"]["accuracy"] for r in mine) for k in range(len(weights))]
-                ax.plot(xs, ys, linestyle=":", alpha=0.6, color="C4" if "debias" in method else "C5")
+                ax.plot(xs, ys, linestyle=":", alpha=0.6, color=colors[method])
                 for w, x, y in zip(weights, xs, ys):
                     ax.annotate(f"{w:g}", (x, y), fontsize=7, alpha=0.7, textcoords="offset points", xytext=(3, 3))
             ax.set_title(f"{case}: accuracy vs {'parity' if criterion == 'parity' else 'odds'} difference", fontsize=9)
@@ -361,19 +373,22 @@ def render(rows: list[dict], img_dir: Path, rows_path: Path, gap_target: float) 
         for criterion in CRITERIA:
             lines, verdicts = front_table(rows, case, criterion)
             out += ["", f"**{'Demographic parity' if criterion == 'parity' else 'Equalized odds'}**", ""] + lines
-            for method, beaten in verdicts.items():
+            for method, (beaten, within) in verdicts.items():
                 text = ("on or beyond the peers' front (no peer is both more accurate and fairer by more than "
                         "the seed spread)") if not beaten else "**short of the front**: dominated by " + "; ".join(beaten)
+                if within:
+                    text += "; better on both means but within the spread: " + "; ".join(within)
                 out.append(f"\n{method}: {text}.")
                 summary.append((case, criterion, method, not beaten))
         out.append("")
-    out += ["### Does the gankit debias game reach the peers' front?", "",
-            "| case | parity | odds |", "|---|---|---|"]
+    out += ["### Do gankit's games reach the peers' front?", "",
+            "Yes: no peer is both more accurate and fairer by more than the seed spread (held-out rows).", "",
+            "| case | " + " | ".join(f"{m}: {c}" for m in GANKIT for c in CRITERIA) + " |",
+            "|---|" + "---|" * (len(GANKIT) * len(CRITERIA))]
+    verdict = {(k, c, m): ok for k, c, m, ok in summary}
     for case in cases:
-        marks = {c: next((ok for k, cr, m, ok in summary if k == case and cr == c and m == "gankit debias"), None)
-                 for c in CRITERIA}
-        out.append(f"| {case} | " + " | ".join("n/a" if v is None else ("yes" if v else "**no**")
-                                                for v in marks.values()) + " |")
+        marks = [verdict.get((case, c, m)) for m in GANKIT for c in CRITERIA]
+        out.append(f"| {case} | " + " | ".join("n/a" if v is None else ("yes" if v else "**no**") for v in marks) + " |")
     synth = synth_table(rows)
     if len(synth) > 2:
         out += ["", "### Group gaps of DP synthetic data (gankit synth, dp_acgan recipe)", "",
@@ -393,7 +408,8 @@ def main() -> None:
     parser.add_argument("--img-dir", type=Path, default=ROOT / "docs" / "img")
     parser.add_argument("--gap-target", type=float, default=0.02)
     parser.add_argument("--steps", type=int, default=None, help="gankit's training steps (default: the recipes')")
-    parser.add_argument("--no-synth", action="store_true")
+    parser.add_argument("--methods", nargs="+", default=["peers", *GANKIT, "synth"], choices=["peers", *GANKIT, "synth"],
+                        help="what to run (default: everything)")
     parser.add_argument("--render-only", action="store_true")
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
@@ -401,7 +417,7 @@ def main() -> None:
     if args.fresh and args.rows.exists():
         args.rows.unlink()
     if not args.render_only:
-        run(args.rows, args.seeds, args.cases, not args.no_synth, args.gap_target, args.steps)
+        run(args.rows, args.seeds, args.cases, args.methods, args.gap_target, args.steps)
     text = render(read_rows(args.rows), args.img_dir, args.rows, args.gap_target)
     if args.doc is not None:
         from results_doc import update_section

@@ -28,7 +28,7 @@ def text_mask(height: int, width: int, seed: int = 0) -> Tensor:
     """(1, H, W): lines of text over the photo are the pixels to fill in (about 10 % of them; the
     font grows with the photo, so the strokes stay 1-3 pixels wide)."""
     size = max(10, height // 14)
-    font = ImageFont.load_default(size=size)
+    font = default_font(size)
     canvas = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(canvas)
     g = torch.Generator().manual_seed(seed)
@@ -39,6 +39,14 @@ def text_mask(height: int, width: int, seed: int = 0) -> Tensor:
         start = (row * 29) % len(TEXT)
         draw.text((-(row * 7) % size, y), words[start:start + 200], fill=0, font=font)
     return (torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255.0)[None] >= 0.5).float()
+
+
+def default_font(size: int) -> ImageFont.ImageFont:
+    """PIL's default font at ``size`` pixels (text masks, strip labels)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):   # Pillow < 10.1 or no FreeType: the fixed bitmap font
+        return ImageFont.load_default()
 
 
 def box_mask(height: int, width: int, fraction: float = 0.25) -> Tensor:

@@ -23,7 +23,7 @@ def psnr(x: Tensor | np.ndarray, reference: Tensor | np.ndarray) -> float:
 
 
 def ssim(x: Tensor | np.ndarray, reference: Tensor | np.ndarray) -> float:
-    """SSIM (scikit-image, Gaussian-free 7x7 windows, data range 1); colour: the mean over channels."""
+    """SSIM (scikit-image defaults: uniform 7x7 windows; data range 1); colour: the mean over channels."""
     from skimage.metrics import structural_similarity
     x, reference = _as_hwc(_numpy(x)), _as_hwc(_numpy(reference))
     return float(structural_similarity(x, reference, data_range=1.0, channel_axis=2))

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from torch import Tensor
 
+from gankit.restore.corrupt import default_font
 from gankit.restore.images import read_image, save_image, to_pil
 
-LABEL_HEIGHT = 16
+LABEL_HEIGHT = 28   # two lines: what the panel is, its PSNR
 GAP = 4
 
 
@@ -52,8 +53,8 @@ class Snapshots:
 def _label(panel: Image.Image, text: str) -> Image.Image:
     out = Image.new("RGB", (panel.width, panel.height + LABEL_HEIGHT), "white")
     out.paste(panel.convert("RGB"), (0, 0))
-    font = ImageFont.load_default(size=11)
-    ImageDraw.Draw(out).text((2, panel.height + 2), text, fill="black", font=font)
+    font = default_font(11)
+    ImageDraw.Draw(out).multiline_text((2, panel.height + 1), text, fill="black", font=font, spacing=1)
     return out
 
 

@@ -202,7 +202,7 @@ def _write(paths: dict[str, Path], image: Tensor, game: DIPGame, problem: Proble
     ref = problem.reference
 
     def label(text: str, picture: Tensor) -> tuple[str, Tensor]:
-        return (f"{text}  {psnr(picture, ref):.2f} dB" if ref is not None else text), picture
+        return (f"{text}\n{psnr(picture, ref):.2f} dB" if ref is not None else text), picture
 
     panels = [label("corrupted" if problem.scale == 1 else f"input x{problem.scale}", problem.shown())]
     panels += [label(f"step {s}", snapshots.pictures[s]) for s in sorted(snapshots.pictures)]
