@@ -70,7 +70,7 @@ PEERS = ("unconstrained", "ExponentiatedGradient", "ThresholdOptimizer", "Advers
 GANKIT = {"gankit debias": ("adversarial_debiasing", []),                  # recipe, overrides
           "gankit debias, group as input": ("adversarial_debiasing", ["sensitive_as_feature=true"]),
           "gankit representation": ("fair_representation", [])}
-DEFAULT_ROWS = ROOT / "runs" / "fairness_rows.jsonl"
+DEFAULT_ROWS = ROOT / "docs" / "records" / "fairness.jsonl"   # committed: the page is rebuilt from it
 
 
 # --- rows ---------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def read_rows(path: Path) -> list[dict]:
 def append(path: Path, row: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
-        f.write(json.dumps(row) + "\n")   # one write per row: two runs may append to one file
+        f.write(json.dumps({**row, "machine": machine_description("cpu")}) + "\n")   # one write per row: two runs may append to one file
 
 
 def key(row: dict) -> tuple:
@@ -354,12 +354,14 @@ def render(rows: list[dict], img_dir: Path, rows_path: Path, gap_target: float) 
     except ValueError:
         shown = picture
     sample = next((r for r in rows if r["method"] == "gankit debias"), {})
+    machines = "; ".join(sorted({r.get("machine", "machine not recorded") for r in rows}))
+    shown_rows = rows_path.relative_to(ROOT) if rows_path.is_relative_to(ROOT) else rows_path
     out = ["## Fairness through an adversary: gankit vs fairlearn on patient tables", "",
-           f"`python benchmarks/fairness.py` ({len(seeds)} seed(s); {machine_description('cpu')}). Held-out rows "
+           f"`python benchmarks/fairness.py` ({len(seeds)} seed(s); {machines}). Held-out rows "
            f"(30 %), never used to fit or choose; gankit chose its adversary weight per seed on validation rows "
            f"(the most accurate weight with validation gap <= {gap_target:g}, else the fairest), everything else "
            f"trained on the fitting rows. Base learner: logistic regression (gankit debias: a logistic predictor as "
-           f"in Zhang et al.; {sample.get('steps', '?')} steps). Cells: mean ± std over seeds. Rows: `{rows_path}`; "
+           f"in Zhang et al.; {sample.get('steps', '?')} steps). Cells: mean ± std over seeds. Rows: `{shown_rows}`; "
            f"method details and targets: `benchmarks/fairness.py`, [docs/experiments/fairness.md]"
            f"(experiments/fairness.md).", "", f"![fronts]({shown})", ""]
     summary = []
@@ -382,7 +384,8 @@ def render(rows: list[dict], img_dir: Path, rows_path: Path, gap_target: float) 
                 summary.append((case, criterion, method, not beaten))
         out.append("")
     out += ["### Do gankit's games reach the peers' front?", "",
-            "Yes: no peer is both more accurate and fairer by more than the seed spread (held-out rows).", "",
+            "**yes**: no peer is both more accurate and fairer by more than the seed spread (held-out rows); "
+            "**no**: some peer is.", "",
             "| case | " + " | ".join(f"{m}: {c}" for m in GANKIT for c in CRITERIA) + " |",
             "|---|" + "---|" * (len(GANKIT) * len(CRITERIA))]
     verdict = {(k, c, m): ok for k, c, m, ok in summary}

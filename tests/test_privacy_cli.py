@@ -15,7 +15,13 @@ from gankit.privacy import load_schema
 runner = CliRunner()
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "in_tmp_folder")
+
+
+@pytest.fixture
+def in_tmp_folder(tmp_path, monkeypatch):
+    """`synth fit` keeps its run folder under ./runs by default: never the repository's."""
+    monkeypatch.chdir(tmp_path)
 
 
 def invoke(*args):

@@ -205,7 +205,8 @@ def test_a_column_with_no_value_at_all_is_refused(tmp_path):
 
 # --- end to end -----------------------------------------------------------------------------------
 
-def test_cli_fit_sample_report_with_missing_values(tmp_path):
+def test_cli_fit_sample_report_with_missing_values(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # `synth fit` keeps its run folder under ./runs: never the repository's
     train = table_with_gaps(400)
     train.to_csv(tmp_path / "patients.csv")
     runner, model = CliRunner(), tmp_path / "model"

@@ -90,6 +90,8 @@ class TrainConfig:
     gp_weight: float = 0.0               # WGAN-GP gradient penalty (10 in the paper)
     r1_weight: float = 0.0               # R1 penalty gamma
     ac_weight: float = 1.0               # auxiliary classifier loss (conditional: ac)
+    diffaug: str = ""                    # DiffAugment (Zhao et al. 2020) of all D sees: any of translation,cutout,color;
+                                         # for a few thousand images or fewer; "" (off) for full datasets
     ema: float = 0.0                     # generator EMA decay; 0 turns it off
     ema_start: int = 0                   # copy weights until this step, then average
     precision: Literal["auto", "fp32", "bf16"] = "auto"   # auto: bf16 autocast on CUDA
@@ -105,6 +107,7 @@ class TrainConfig:
     out_dir: str = "runs"
 
     def check(self) -> list[str]:
+        from gankit.data.augment import parse_diffaug
         from gankit.losses import OBJECTIVES
         errors = []
         if self.loss not in OBJECTIVES:
@@ -122,6 +125,10 @@ class TrainConfig:
                 errors.append(f"train.{key}: must be in [0, 1), got {getattr(self, key)}")
         if not all(0 <= b < 1 for b in self.betas):
             errors.append(f"train.betas: each must be in [0, 1), got {list(self.betas)}")
+        try:
+            parse_diffaug(self.diffaug)
+        except ValueError as exc:
+            errors.append(f"train.diffaug: {exc}")
         if self.update == "simultaneous" and self.n_dis != 1:
             errors.append(f"train.n_dis: simultaneous updates take one D step per G step, got {self.n_dis}")
         if self.device not in ("auto", "cpu", "mps") and not self.device.startswith("cuda"):

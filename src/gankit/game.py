@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from gankit import losses
 from gankit.config import Config, TrainConfig
 from gankit.data import Dataset, load_dataset
+from gankit.data.augment import DiffAugment
 from gankit.distributed import DistInfo
 from gankit.errors import ConfigError
 from gankit.loop import EMA, BatchSampler, Game, Phase, Player, Schedule, constant, exponential_decay, linear_decay
@@ -97,16 +98,18 @@ class GANGame(Game):
 
     supports_ddp = True
 
-    def __init__(self, cfg: Config, info: DistInfo):
+    def __init__(self, cfg: Config, info: DistInfo, data: Dataset | None = None):
+        """``data``: train on these images instead of the recipe's dataset (e.g. a labelled subset)."""
         self.cfg, self.info, t = cfg, info, cfg.train
         self.device = info.device
-        self.data = load_training_data(cfg, info.device)
+        self.data = load_training_data(cfg, info.device) if data is None else data.to(info.device)
         torch.manual_seed(t.seed)  # same initial weights on every rank
         G, D = build_players(cfg, self.data.sample_shape, self.data.num_classes)
         if hasattr(G, "init_output_bias") and self.data.is_image:  # the 2014 paper's output init
             G.init_output_bias(self.data.x.float().mean(0).cpu() / 127.5 - 1)
         self.G, self.D = G.to(info.device), D.to(info.device)
         self.objective = losses.OBJECTIVES[t.loss]
+        self.augment = DiffAugment(t.diffaug)
         self.num_classes = self.data.num_classes if cfg.model.conditional != "none" else 0
         self.autocast = info.autocast
         d = Player("D", self.D, make_optimizer(t, self.D.parameters(), t.lr_d), t.lr_d)
@@ -178,6 +181,10 @@ class GANGame(Game):
         loss, stats, _ = self._d_loss(real, y, fake)
         return loss, stats
 
+    def discriminate(self, x: Tensor, y: Tensor | None):
+        """D's output on ``x``, through DiffAugment when the recipe turns it on (real and generated alike)."""
+        return self.D(self.augment(x) if self.augment else x, y)
+
     def _d_loss(self, real: Tensor, y: Tensor | None, fake: Tensor
                 ) -> tuple[Tensor, dict[str, Tensor], tuple[Tensor, Tensor | None]]:
         """D's loss, its stats, and D's outputs on ``fake`` (for the simultaneous update)."""
@@ -185,8 +192,8 @@ class GANGame(Game):
         if t.r1_weight:
             real = real.detach().requires_grad_(True)
         with self.autocast():
-            real_logits, real_cls = _split(self.D(real, y))
-            fake_logits, fake_cls = _split(self.D(fake, y))
+            real_logits, real_cls = _split(self.discriminate(real, y))
+            fake_logits, fake_cls = _split(self.discriminate(fake, y))
         real_logits, fake_logits = real_logits.float(), fake_logits.float()
         loss = self.objective.d_loss(real_logits, fake_logits)
         stats = {"d_adv": loss.detach()}
@@ -195,7 +202,7 @@ class GANGame(Game):
             loss = loss + t.ac_weight * ac
             stats["d_ac"] = ac.detach()
         if t.gp_weight:
-            gp = losses.gradient_penalty(lambda x: _split(self.D(x, y))[0].float(), real, fake.detach())
+            gp = losses.gradient_penalty(lambda x: _split(self.discriminate(x, y))[0].float(), real, fake.detach())
             loss = loss + t.gp_weight * gp
             stats["gp"] = gp.detach()
         if t.r1_weight:
@@ -221,7 +228,7 @@ class GANGame(Game):
         """Generator loss on a fresh fake batch, judged by the current discriminator."""
         y = self.labels(batch_size)
         with self.autocast():
-            fake_logits, fake_cls = _split(self.D(self.G(self.noise(batch_size), y), y))
+            fake_logits, fake_cls = _split(self.discriminate(self.G(self.noise(batch_size), y), y))
         return self._g_loss(fake_logits, fake_cls, y)
 
     def _g_loss(self, fake_logits: Tensor, fake_cls: Tensor | None, y: Tensor | None

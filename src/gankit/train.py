@@ -22,6 +22,7 @@ from torch import nn
 
 from gankit import distributed
 from gankit.config import Config
+from gankit.data import Dataset
 from gankit.game import GANGame, SamplePictures
 from gankit.loop import LoopSettings, Trainer
 from gankit.runs import RunFolder, new_run_dir
@@ -46,11 +47,12 @@ def loop_settings(cfg: Config) -> LoopSettings:
 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
-          callbacks: Sequence[Callable] = ()) -> TrainResult:
+          callbacks: Sequence[Callable] = (), data: Dataset | None = None) -> TrainResult:
     """Train a GAN as ``cfg`` says; write everything to ``run_dir`` (a new folder by default).
 
     ``callbacks`` get (step, trainer) after every step. With ``train.eval_every`` a
     gankit.tracking.FIDTracker scores the generator as it trains and keeps the best one.
+    ``data``: train on these images instead of the recipe's dataset (a resume must pass the same ones).
     """
     t = cfg.train
     info = distributed.setup(t.device, t.precision)
@@ -61,7 +63,7 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = Fals
         path = Path(run_dir) if run_dir else new_run_dir(t.out_dir, cfg.name)
         if info.is_main:
             RunFolder.check(path, resume)
-        game = GANGame(cfg, info)   # data and nets first: a bad input leaves no run folder behind
+        game = GANGame(cfg, info, data)   # data and nets first: a bad input leaves no run folder behind
         run = RunFolder(path, resume=resume, main=info.is_main)
         trainer = Trainer(game, run, loop_settings(cfg), info, resume)
         if info.is_main:

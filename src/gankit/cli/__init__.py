@@ -10,6 +10,7 @@
     cli/restore.py    restore inpaint | denoise | superres
     cli/provenance.py keys init, verify
     cli/translate.py  translate train | apply
+    cli/augment.py    augment
 
 Errors caused by the user's input (GankitError) print one line and exit with status 2; a run
 stopped before its last step (Ctrl-C, SIGTERM, a time budget) exits with status 3.
@@ -44,9 +45,10 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def _register() -> None:
-    from gankit.cli import (attacks, backbone, detect, evaluate, fair, provenance, restore, semisup, synth, train,
-                            translate)
-    for module in (train, evaluate, semisup, attacks, synth, backbone, translate, fair, restore, provenance, detect):
+    from gankit.cli import (attacks, augment, backbone, detect, evaluate, fair, provenance, restore, semisup, synth,
+                            train, translate)
+    for module in (train, evaluate, semisup, attacks, synth, backbone, translate, fair, restore, provenance, detect,
+                   augment):
         module.register(app)
 
 

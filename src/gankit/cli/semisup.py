@@ -72,21 +72,25 @@ def semisup(
 
 
 def classify(
-    checkpoint: Annotated[Path, typer.Argument(help="A `gankit semisup` run folder or its classifier.json.")],
-    images: Annotated[list[Path], typer.Argument(help="PNG/JPEG images: made grey and resized to 28x28.")],
+    checkpoint: Annotated[Path, typer.Argument(help="A classifier: a `gankit semisup` run folder or its classifier.json, "
+                                                    "an arm of `gankit augment` (RUN/arms/ARM), a `gankit robust-train` "
+                                                    "run.")],
+    images: Annotated[list[Path], typer.Argument(help="PNG/JPEG images: resized to the classifier's input size.")],
     invert: Annotated[bool, typer.Option(help="Invert the grey levels (for dark digits on white paper; "
                                               "MNIST is white on black).")] = False,
 ) -> None:
-    """Predict the class of each image with a classifier trained by `gankit semisup`."""
+    """Predict the class of each image with a classifier gankit trained."""
     import torch
 
-    from gankit.semisup import load_classifier, load_image, predict
+    from gankit.attacks.adapters import read_classifier
+    from gankit.semisup import load_image
 
-    model, record = load_classifier(checkpoint)
+    model, record = read_classifier(checkpoint)   # [0, 1] images in, logits out
     shape = tuple(record.get("image_shape", (1, 28, 28)))
     x = torch.stack([load_image(path, shape, invert) for path in images])
-    classes, probs = predict(model, x)
-    names = record.get("class_names") or [str(k) for k in range(model.num_classes)]
+    with torch.no_grad():
+        probs, classes = torch.softmax(model(x), dim=1).max(1)
+    names = record.get("class_names") or [str(k) for k in range(int(classes.max()) + 1)]
     for path, k, p in zip(images, classes.tolist(), probs.tolist()):
         console.print(f"{path}: [bold]{names[k]}[/] (class {k}, probability {p:.3f})")
 
@@ -131,4 +135,6 @@ never by the test error), `compile` (torch.compile the losses; CUDA graphs on a 
 * `gankit classify runs/ssgan_mnist100-ssgan-100-s0-20261125-020000 digit.png`
 
 * `gankit classify RUN/classifier.json scan1.png scan2.png --invert`
+
+* `gankit classify runs/augment-fashion-mnist-100-s0-.../arms/classic+gan shoe.png` : an arm of `gankit augment`
 """)(classify)

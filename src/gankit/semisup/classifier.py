@@ -101,16 +101,17 @@ def _build(record: dict[str, Any], json_path: Path) -> Classifier:
 
 
 def load_image(path: str | Path, image_shape: tuple[int, ...] = (1, 28, 28), invert: bool = False) -> Tensor:
-    """A PNG/JPEG as a grey (C, H, W) tensor in [0, 1], resized to the classifier's input size."""
+    """A PNG/JPEG as a (C, H, W) tensor in [0, 1] (grey for C = 1, else RGB), resized to the classifier's input size."""
     from PIL import Image, UnidentifiedImageError
     path = Path(path)
     try:
         with Image.open(path) as im:
-            grey = im.convert("L").resize((image_shape[-1], image_shape[-2]), Image.BILINEAR)
+            small = im.convert("L" if image_shape[0] == 1 else "RGB").resize((image_shape[-1], image_shape[-2]),
+                                                                           Image.BILINEAR)
     except (OSError, UnidentifiedImageError) as exc:
         raise GankitError(f"cannot read image {path}: {exc}") from None
-    x = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8).float().div(255)
-    x = x.view(1, image_shape[-2], image_shape[-1])
+    x = torch.frombuffer(bytearray(small.tobytes()), dtype=torch.uint8).float().div(255)
+    x = x.view(image_shape[-2], image_shape[-1], -1).permute(2, 0, 1)
     return 1 - x if invert else x
 
 
