@@ -344,6 +344,41 @@ def provenance_cases() -> list[Case]:
     ]
 
 
+def class_folders(root: str, counts: dict[str, int]) -> Callable[[Path], None]:
+    """tmp/root/CLASS/i.png: ``counts[CLASS]`` small grey images per class (0: an empty class folder)."""
+    def setup(tmp: Path) -> None:
+        for name, n in counts.items():
+            (tmp / root / name).mkdir(parents=True)
+            for i in range(n):
+                image(f"{root}/{name}/{i}.png", size=(8, 8))(tmp)
+    return setup
+
+
+def augment_cases() -> list[Case]:
+    shapes = class_folders("shapes", {"a": 4, "b": 4})
+    return [
+        Case("augment", "labels not a multiple of the classes", ["augment", "--labels", "15", "--data-root", DATA,
+                                                                  "-o", "{tmp}/r"], names="labels", outputs=("r",)),
+        Case("augment", "more labels than images", ["augment", "--folder", "{tmp}/shapes", "--labels", "10",
+                                                     "-o", "{tmp}/r"], shapes, names="only 8", outputs=("r",)),
+        Case("augment", "a class folder with no images", ["augment", "--folder", "{tmp}/shapes", "--labels", "4",
+                                                           "-o", "{tmp}/r"], class_folders("shapes", {"a": 4, "b": 0}),
+             names="'b'", outputs=("r",)),
+        Case("augment", "a folder that does not exist", ["augment", "--folder", "{tmp}/none", "-o", "{tmp}/r"],
+             names="none", outputs=("r",)),
+        Case("augment", "an arm that does not exist", ["augment", "--set", "arms=real,mixup"], names="mixup"),
+        Case("augment", "a DiffAugment that does not exist", ["augment", "--set", "diffaug=rotate"], names="rotate"),
+        Case("augment", "--dataset and --folder at once", ["augment", "--dataset", "mnist", "--folder", "{tmp}"],
+             names="not both"),
+        Case("augment", "an unconditional GAN recipe", ["augment", "--folder", "{tmp}/shapes", "--labels", "4",
+                                                         "--set", "gan_recipe=quickstart", "-o", "{tmp}/r"], shapes,
+             names="not class-conditional", outputs=("r",)),
+        Case("augment", "into a folder that holds a run", ["augment", "--folder", "{tmp}/shapes", "--labels", "4",
+                                                           "-o", "{tmp}/run"], both(shapes, trained_run()),
+             names="already holds a run"),
+    ]
+
+
 def keys(name: str) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         from gankit.provenance import init_keys
@@ -505,7 +540,7 @@ def catalogue() -> list[Case]:
         Case("sampling", "version and short help", ["--version"], expect="ok"),
         Case("sampling", "a short training run", ["train", *TINY_GAN, "--out", "{tmp}/ok"], expect="ok"),
     ]
-    out += synth_cases() + checkpoint_cases() + provenance_cases()
+    out += synth_cases() + checkpoint_cases() + provenance_cases() + augment_cases()
     if NO_CUDA:  # on a GPU machine these are fine inputs
         out += [Case("devices", "train on CUDA with a CPU-only torch", ["train", "--set", "train.device=cuda"],
                      names="CUDA"),

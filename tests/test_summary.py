@@ -56,3 +56,19 @@ def test_the_committed_page_opens_with_the_summary_of_the_committed_records():
     sections = results_doc.read_sections()
     assert list(sections)[0] == "summary"
     assert sections["summary"].strip() == summary.summary_markdown().strip()
+
+
+def test_augment_rows_compare_the_gan_arm_with_classic_augmentation_on_the_same_runs(tmp_path, monkeypatch):
+    def run(seed, classic, gan):
+        arms = {a: {"test_error_rate": e} for a, e in (("classic", classic), ("classic+gan", gan))}
+        return {"dataset": "mnist", "labels": 100, "seed": seed, "arms": arms, "machine": "test cpu"}
+    diffaug = [{"dataset": "mnist", "fraction": 0.1, "diffaug": d, "fid": f, "steps": 10, "machine": "test cpu",
+                "command": "python benchmarks/augment.py diffaug"} for d, f in (("", 9.0), ("color", 7.5))]
+    tmp_path.joinpath("augment.json").write_text(json.dumps(
+        {"arms": [run(0, 0.20, 0.18), run(1, 0.22, 0.21)], "diffaug": diffaug}))
+    monkeypatch.setattr(summary, "RECORDS", tmp_path)
+    gan, fid = summary.augment_rows()
+    assert "19.50 ± 2.12 (2 seeds)" in gan and "classic augmentation alone 21.00 ± 1.41" in gan and "| met |" in gan
+    assert "9.00 -> 7.50" in fid and "met (lowers)" in fid
+    tmp_path.joinpath("augment.json").write_text(json.dumps({"arms": [run(0, 0.18, 0.20)]}))
+    assert "**not met** (+2.00)" in summary.augment_rows()[0]

@@ -208,6 +208,8 @@ def _coerce(value: Any, tp: Any, key: str, allow_inf: bool = False) -> Any:
         return number
     if tp is str and isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # e.g. a one-layer width list "500" written as 500
+    if tp is str and value is None:
+        return ""          # `--set train.diffaug=` or `diffaug:` in YAML: the empty string (off)
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise ConfigError(f"{key}: expected one of {list(typing.get_args(tp))}, got {value!r}")

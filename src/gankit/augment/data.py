@@ -33,15 +33,17 @@ def load_labelled(cfg: AugmentConfig) -> LabelledData:
         return _from_folder(cfg)
     train = load_dataset(cfg.dataset, root=cfg.data_root, split="train")
     test = load_dataset(cfg.dataset, root=cfg.data_root, split="test")
-    idx = _draw(train.y, cfg.labels, train.num_classes, cfg.seed, f"the {cfg.dataset} training split")
+    idx = _draw(train.y, cfg.labels, train.class_names or [str(k) for k in range(train.num_classes)], cfg.seed,
+                f"the {cfg.dataset} training split")
     return LabelledData(train.subset(idx), idx.tolist(), test, f"the {cfg.dataset} training split",
                         f"the official {cfg.dataset} test split ({len(test)} images)")
 
 
-def _draw(y: Tensor, labels: int, num_classes: int, seed: int, pool: str) -> Tensor:
+def _draw(y: Tensor, labels: int, class_names: list[str] | None, seed: int, pool: str) -> Tensor:
     if labels > len(y):
         raise DataError(f"labels: {labels} labelled images asked for, but {pool} holds only {len(y)}")
-    return balanced_labeled_indices(y, labels, num_classes, seed)   # names a class with too few images
+    num_classes = len(class_names) if class_names else int(y.max()) + 1
+    return balanced_labeled_indices(y, labels, num_classes, seed, class_names)   # names a class with too few
 
 
 def _class_files(root: Path, what: str) -> tuple[list[Path], list[int], list[str]]:
@@ -71,7 +73,7 @@ def _read(files: list[Path], labels: list[int], classes: list[str], cfg: Augment
 def _from_folder(cfg: AugmentConfig) -> LabelledData:
     root = Path(cfg.folder).expanduser()
     files, labels, classes = _class_files(root, "folder")
-    idx = _draw(torch.tensor(labels), cfg.labels, len(classes), cfg.seed, f"{root} ({len(classes)} classes)")
+    idx = _draw(torch.tensor(labels), cfg.labels, classes, cfg.seed, f"{root} ({len(classes)} classes)")
     chosen = set(idx.tolist())
     train = _read([files[i] for i in idx.tolist()], [labels[i] for i in idx.tolist()], classes, cfg)
     if cfg.test_folder:

@@ -12,14 +12,16 @@ from gankit.data import load_dataset
 from gankit.errors import DataError
 
 
-def balanced_labeled_indices(labels: Tensor, n_labels: int, num_classes: int, seed: int) -> Tensor:
+def balanced_labeled_indices(labels: Tensor, n_labels: int, num_classes: int, seed: int,
+                             class_names: list[str] | None = None) -> Tensor:
     """``n_labels / num_classes`` indices per class, drawn at random with ``seed``; sorted.
 
     The same (labels, n_labels, seed) always gives the same indices, on any machine:
     the draw uses its own CPU torch.Generator, never the global random state.
     """
     if n_labels % num_classes:
-        raise DataError(f"labels: {n_labels} cannot be split evenly over {num_classes} classes")
+        raise DataError(f"labels: {n_labels} cannot be split evenly over {num_classes} classes; "
+                        f"give a multiple of {num_classes}")
     per_class = n_labels // num_classes
     g = torch.Generator().manual_seed(seed)
     labels = labels.cpu()
@@ -27,7 +29,8 @@ def balanced_labeled_indices(labels: Tensor, n_labels: int, num_classes: int, se
     for k in range(num_classes):
         members = (labels == k).nonzero().flatten()
         if len(members) < per_class:
-            raise DataError(f"labels: class {k} has only {len(members)} training examples, "
+            name = f"class {k}" + (f" ({class_names[k]!r})" if class_names else "")
+            raise DataError(f"labels: {name} has only {len(members)} training examples, "
                             f"{per_class} are needed for {n_labels} balanced labels")
         chosen.append(members[torch.randperm(len(members), generator=g)[:per_class]])
     return torch.cat(chosen).sort().values
