@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ from results_doc import RESULTS, update_section
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "docs" / "records" / "augment.json"
 SEMISUP_RECORD = ROOT / "docs" / "records" / "semisup_runs.json"
+IMAGES = ROOT / "docs" / "img"   # the page (docs/results.md) links them as img/...
 DCGAN = {"mnist": "dcgan_mnist", "fashion-mnist": "dcgan_fashion"}
 POLICY = "translation,cutout,color"
 
@@ -80,6 +82,10 @@ def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
     result = run_augment(cfg, run_dir=run, resume=resumed, progress=args.progress)
     if result.interrupted:
         raise SystemExit(f"{run}: stopped early; run the same command again to continue")
+    if seed == 0:   # the page shows seed 0's generated images per class
+        picture = IMAGES / f"augment_{dataset}_{labels}.png"
+        picture.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(run / "samples_per_class.png", picture)
     gan_last = json.loads(list_checkpoints(run / "gan" / "checkpoints")[-1].read_text())
     return {"dataset": dataset, "labels": labels, "seed": seed, "recipe": args.recipe, "overrides": args.set,
             "arms": result.arms, "gan_steps": cfg.gan_steps, "gan_seconds": round(gan_last["wall_seconds"], 1),
@@ -154,8 +160,11 @@ def arms_markdown(rows: list[dict]) -> list[str]:
         mine = [r for r in rows if (r["dataset"], r["labels"]) == (dataset, labels)]
         seeds = sorted(r["seed"] for r in mine)
         tested = mine[0]["arms"][next(iter(mine[0]["arms"]))]["test_images"]
+        picture = f"img/augment_{dataset}_{labels}.png"
         out += [f"### {dataset}, {labels} labels ({len(seeds)} seed(s): {', '.join(map(str, seeds))}; "
                 f"{tested} test images)", "",
+                *([f"![generated images per class, seed 0]({picture}) one row per class, from the GAN of seed 0",
+                   ""] if (IMAGES.parent / picture).is_file() else []),
                 "| arm | test error % (mean ± std over seeds) | generated share | classifier minutes |",
                 "|---|---|---|---|"]
         errors = {}

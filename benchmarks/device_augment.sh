@@ -14,7 +14,7 @@
 # Each table has a time box (ARMS_MIN, DIFFAUG_MIN minutes); a run still going then is killed and
 # leaves no row (the page shows only finished runs and says how many seeds each cell has). The rows
 # are merged into docs/records/augment.json and the page is rendered; $OUT gets the record, the page
-# and the logs. Knobs: SEEDS (5), JOBS (10), ARMS_MIN (4.5), DIFFAUG_MIN (3), STEPS (DCGAN steps, 5000),
+# and the logs. Knobs: SEEDS (5), JOBS (12), ARMS_MIN (4), DIFFAUG_MIN (3), STEPS (DCGAN steps, 5000),
 # N (FID samples, 10000), DEVICE (cuda), EXTRA_ARMS / EXTRA_DIFFAUG (more benchmark arguments, e.g.
 # "--set gan_steps=10 --set steps=10" / "--steps 10 --n 500" to try the flow on a CPU).
 set -uo pipefail
@@ -37,15 +37,22 @@ jobs_diffaug() {
 }
 export DEVICE RUNS EXTRA_ARMS="${EXTRA_ARMS:-}" EXTRA_DIFFAUG="${EXTRA_DIFFAUG:-}" STEPS="${STEPS:-5000}" N="${N:-10000}"
 
-# every run writes its own record file (no two writers share one); merged below
-jobs_arms | timeout "$(python3 -c "print(int(60 * ${ARMS_MIN:-4.5}))")" xargs -P "${JOBS:-10}" -L 1 bash -c '
-  python3 benchmarks/augment.py arms --datasets "$0" --labels "$1" --first-seed "$2" --seeds 1 --device "$DEVICE" \
-    --threads 1 --runs "$RUNS" --record "$RUNS/arms-$0-$1-$2.json" --doc "$RUNS/arms-$0-$1-$2.md" $EXTRA_ARMS \
-    > "$RUNS/arms-$0-$1-$2.log" 2>&1'
-jobs_diffaug | timeout "$(python3 -c "print(int(60 * ${DIFFAUG_MIN:-3}))")" xargs -P "${JOBS:-10}" -L 1 bash -c '
-  python3 benchmarks/augment.py diffaug --datasets "$0" --fractions "$1" --steps "$STEPS" --n "$N" --device "$DEVICE" \
-    --threads 1 --runs "$RUNS" --record "$RUNS/diffaug-$0-$1.json" --doc "$RUNS/diffaug-$0-$1.md" $EXTRA_DIFFAUG \
-    > "$RUNS/diffaug-$0-$1.log" 2>&1'
+# every run writes its own record file (no two writers share one); merged below. Each run is time-boxed
+# to its table's end (SIGTERM: the loop saves and stops; an unfinished run leaves no row).
+left() { echo $(( PHASE_END - $(date +%s) )); }
+export -f left
+export PHASE_END=$(( $(date +%s) + $(python3 -c "print(int(60 * ${ARMS_MIN:-4}))") ))
+jobs_arms | xargs -P "${JOBS:-12}" -L 1 bash -c '
+  [ "$(left)" -gt 10 ] || exit 0
+  timeout "$(left)" python3 benchmarks/augment.py arms --datasets "$0" --labels "$1" --first-seed "$2" --seeds 1 \
+    --device "$DEVICE" --threads 1 --runs "$RUNS" --record "$RUNS/arms-$0-$1-$2.json" --doc "$RUNS/arms-$0-$1-$2.md" \
+    $EXTRA_ARMS > "$RUNS/arms-$0-$1-$2.log" 2>&1'
+export PHASE_END=$(( $(date +%s) + $(python3 -c "print(int(60 * ${DIFFAUG_MIN:-3}))") ))
+jobs_diffaug | xargs -P "${JOBS:-12}" -L 1 bash -c '
+  [ "$(left)" -gt 10 ] || exit 0
+  timeout "$(left)" python3 benchmarks/augment.py diffaug --datasets "$0" --fractions "$1" --steps "$STEPS" --n "$N" \
+    --device "$DEVICE" --threads 1 --runs "$RUNS" --record "$RUNS/diffaug-$0-$1.json" --doc "$RUNS/diffaug-$0-$1.md" \
+    $EXTRA_DIFFAUG > "$RUNS/diffaug-$0-$1.log" 2>&1'
 
 python3 - <<'PY'
 import json, pathlib, sys
@@ -62,6 +69,6 @@ for path in sorted(pathlib.Path("benchmarks/runs/augment_gpu").glob("*.json")):
 print(f"{merged} rows merged into {RECORD}")
 PY
 python3 benchmarks/augment.py doc > "$OUT/table.md" 2>&1
-cp docs/records/augment.json docs/results.md "$OUT/"
+cp docs/records/augment.json docs/results.md docs/img/augment_*.png "$OUT/"
 tar czf "$OUT/logs.tgz" "$RUNS"/*.log 2>/dev/null
 ls -la "$OUT"
