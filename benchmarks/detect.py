@@ -104,7 +104,6 @@ def train_generator(label: str, dataset: str, args) -> dict:
     row = json.loads(row_path.read_text()) if row_path.is_file() else {}
     done = list_checkpoints(run_dir / "checkpoints")
     if not done or json.loads(done[-1].read_text())["step"] < steps:
-        started = time.perf_counter()
         result = train(cfg, run_dir=run_dir, resume=bool(done), progress=not args.quiet)
         if result.interrupted:
             raise SystemExit(f"{run_dir}: stopped at step {result.step}; run the same command again to resume")

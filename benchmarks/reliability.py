@@ -17,14 +17,11 @@ catalogue runs in tests/test_reliability.py, with hypothesis-generated inputs be
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-import math
 import os
 import shutil
 import statistics
@@ -38,7 +37,6 @@ from gankit.restore import (BASELINES, denoising, inpainting, load_restore_confi
                             super_resolution)
 from gankit.restore.corrupt import add_noise, low_resolution, make_mask
 from gankit.restore.photos import photo
-from gankit.runs import machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("text", "pixels50", "noise25", "box", "sr4")   # in priority order: the claims first

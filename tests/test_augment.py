@@ -17,8 +17,7 @@ from gankit.config import load_config
 from gankit.data import Dataset
 from gankit.data.augment import DiffAugment, random_affine
 from gankit.errors import ConfigError, DataError, GankitError
-from gankit.loop import LoopSettings, Trainer
-from gankit.runs import RunFolder
+from gankit.loop import LoopSettings
 from gankit.train import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -164,27 +163,14 @@ def test_the_filter_keeps_the_generated_images_the_reference_agrees_with_first()
     assert passed > 0 and (y[:min(passed, 8)] == 0).all()   # the agreed ones (asked for class 0) come first
 
 
-def test_a_stopped_arm_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
+def test_a_stopped_arm_resumes_to_the_weights_of_an_uninterrupted_one(stop_and_resume):
     cfg, data = arm_config(), tiny_images()
-    settings = LoopSettings(steps=10, log_every=2, ckpt_every=4)
 
     def game():
         torch.manual_seed(3)
         return ArmGame(cfg, "classic+gan", data, torch.device("cpu"), TinyConditionalG(), 4)
-    whole = game()
-    with RunFolder(tmp_path / "whole") as run:
-        Trainer(whole, run, settings).run(progress=False)
-
-    def crash(step, trainer):
-        if step == 6:
-            raise KeyboardInterrupt
-    with RunFolder(tmp_path / "split") as run, pytest.raises(KeyboardInterrupt):
-        Trainer(game(), run, settings).run(progress=False, callbacks=[crash])
-    resumed = game()
-    with RunFolder(tmp_path / "split", resume=True) as run:
-        trainer = Trainer(resumed, run, settings, resume=True)
-        assert trainer.step == 4
-        trainer.run(progress=False)
+    whole, resumed, start = stop_and_resume(game, LoopSettings(steps=10, log_every=2, ckpt_every=4), stop_at=6)
+    assert start == 4
     for p, q in zip(whole.model.parameters(), resumed.model.parameters()):
         assert torch.equal(p, q)
 

@@ -161,7 +161,7 @@ def test_a_truncated_tensor_file_is_named_not_its_json(run, legacy):
     st_path = latest(run).with_suffix(".safetensors")
     size = st_path.stat().st_size
     st_path.write_bytes(st_path.read_bytes()[:size // 2])
-    expected = (rf"tensors .*ckpt-0000004\.safetensors are not a readable safetensors file \(truncated or corrupt\?\)"
+    expected = (r"tensors .*ckpt-0000004\.safetensors are not a readable safetensors file \(truncated or corrupt\?\)"
                 if legacy else rf"tensors .*ckpt-0000004\.safetensors are truncated: {size // 2} bytes of the {size}")
     with pytest.raises(GankitError, match=expected):
         load_generator(run)

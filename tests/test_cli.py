@@ -97,8 +97,6 @@ def test_a_new_run_into_an_existing_run_folder_is_refused_and_changes_nothing(ru
 
 
 def test_a_stopped_run_exits_with_status_3(tmp_path):
-    import os
-    import signal
     import textwrap
     # SIGINT to itself after the 3rd step: the run saves, says how to resume, exits 3
     script = textwrap.dedent(f"""

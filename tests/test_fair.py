@@ -18,9 +18,8 @@ from gankit.fair import DebiasGame, FairConfig, FairEncoder, FairModel, Represen
 from gankit.fair.data import split_cells
 from gankit.fair.objectives import projected_gradient
 from gankit.fair.report import fair_report, probe_balanced_accuracy, write_report
-from gankit.loop import LoopSettings, Trainer
+from gankit.loop import LoopSettings
 from gankit.privacy.schema import Column, Schema, Table
-from gankit.runs import RunFolder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -286,26 +285,14 @@ def test_a_data_frame_becomes_a_table_with_missing_values_kept():
 # --- exact resume, for both games -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["debias", "representation"])
-def test_a_stopped_fit_resumes_to_the_same_weights(tmp_path, method):
+def test_a_stopped_fit_resumes_to_the_same_weights(stop_and_resume, method):
     recipe = "adversarial_debiasing" if method == "debias" else "fair_representation"
     config = load_fair_config(recipe, ["steps=12", "curve=''", "criterion=odds", "batch_size=32"])
     data = prepare(proxy_table(200), "group", config)
     game_of = {"debias": DebiasGame, "representation": RepresentationGame}[method]
-    loop = LoopSettings(steps=config.steps, ckpt_every=5)
-    whole = game_of(data, config)
-    with RunFolder(tmp_path / "whole") as run:
-        Trainer(whole, run, loop).run(progress=False)
-
-    def crash(step, trainer):
-        if step == 7:
-            raise KeyboardInterrupt
-    with RunFolder(tmp_path / "split") as run, pytest.raises(KeyboardInterrupt):
-        Trainer(game_of(data, config), run, loop).run(progress=False, callbacks=[crash])
-    resumed = game_of(data, config)
-    with RunFolder(tmp_path / "split", resume=True) as run:
-        trainer = Trainer(resumed, run, loop, resume=True)
-        assert trainer.step == 5
-        trainer.run(progress=False)
+    whole, resumed, start = stop_and_resume(lambda: game_of(data, config),
+                                            LoopSettings(steps=config.steps, ckpt_every=5), stop_at=7)
+    assert start == 5
     for name in ("net", "adversary"):
         for a, b in zip(whole.modules()[name].state_dict().values(), resumed.modules()[name].state_dict().values()):
             assert torch.equal(a, b)

@@ -1,7 +1,6 @@
 """The one training loop and its shared plumbing: samplers, schedules, EMA, run folders, and exact resume."""
 
 import json
-import math
 
 import pytest
 import torch

@@ -276,26 +276,13 @@ def test_membership_attack_flags_a_deliberately_overfit_model():
 
 # --- the DP game on the shared loop ----------------------------------------------------------
 
-def test_a_stopped_private_fit_resumes_to_the_same_generator_and_ledger(tmp_path):
-    from gankit.loop import LoopSettings, Trainer
+def test_a_stopped_private_fit_resumes_to_the_same_generator_and_ledger(stop_and_resume):
+    from gankit.loop import LoopSettings
     from gankit.privacy.synth import DPTableGame
-    from gankit.runs import RunFolder
     cfg, table = SynthConfig(epsilon=1.0, **TINY), small_table()
-    loop = LoopSettings(steps=cfg.steps, ckpt_every=5)
-    whole = DPTableGame(table, cfg)
-    with RunFolder(tmp_path / "whole") as run:
-        Trainer(whole, run, loop).run(progress=False)
-
-    def crash(step, trainer):
-        if step == 7:
-            raise KeyboardInterrupt
-    with RunFolder(tmp_path / "split") as run, pytest.raises(KeyboardInterrupt):
-        Trainer(DPTableGame(table, cfg), run, loop).run(progress=False, callbacks=[crash])
-    resumed = DPTableGame(table, cfg)
-    with RunFolder(tmp_path / "split", resume=True) as run:
-        trainer = Trainer(resumed, run, loop, resume=True)
-        assert trainer.step == 5
-        trainer.run(progress=False)
+    whole, resumed, start = stop_and_resume(lambda: DPTableGame(table, cfg),
+                                            LoopSettings(steps=cfg.steps, ckpt_every=5), stop_at=7)
+    assert start == 5
     for a, b in zip(whole.G.state_dict().values(), resumed.G.state_dict().values()):
         assert torch.equal(a, b)
     assert resumed.ledger.history == whole.ledger.history  # counts releases once: the prior, then 12 steps

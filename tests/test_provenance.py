@@ -1,6 +1,5 @@
 """Signed provenance: C2PA manifests on generated PNGs, made and checked offline."""
 
-import io
 import stat
 
 import pytest

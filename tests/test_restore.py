@@ -17,7 +17,6 @@ from gankit.restore.corrupt import add_noise, make_mask
 from gankit.restore.hourglass import net_input
 from gankit.restore.photos import photo
 from gankit.restore.resample import LanczosDownsampler
-from gankit.runs import RunFolder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -177,31 +176,15 @@ def test_super_resolution_fits_through_the_downsampler_on_a_padded_canvas():
     assert game.rows[-1]["fit_psnr"] > game.rows[0]["fit_psnr"]
 
 
-def test_a_stopped_fit_resumes_to_the_same_weights(tmp_path):
+def test_a_stopped_fit_resumes_to_the_same_weights(stop_and_resume):
     """Ctrl-C (a callback raising) at step 23, resume from the checkpoint at 20: the same weights, the same
     average, early-stopping state and backtracking state as an uninterrupted fit."""
     clean = photo("camera", 32)
     noisy = add_noise(clean, 25 / 255, seed=0)
     cfg = load_restore_config("cpu_denoise", TINY + ["backtrack_every=7"])
-    loop = LoopSettings(steps=40, log_every=10, ckpt_every=10)
-
-    def game():
-        return DIPGame(cfg, denoising(noisy, clean))
-
-    whole = game()
-    with RunFolder(tmp_path / "whole") as run:
-        Trainer(whole, run, loop).run(progress=False)
-
-    def crash(step, trainer):
-        if step == 23:
-            raise KeyboardInterrupt
-    with RunFolder(tmp_path / "split") as run, pytest.raises(KeyboardInterrupt):
-        Trainer(game(), run, loop).run(progress=False, callbacks=[crash])
-    resumed = game()
-    with RunFolder(tmp_path / "split", resume=True) as run:
-        trainer = Trainer(resumed, run, loop, resume=True)
-        assert trainer.step == 20
-        trainer.run(progress=False)
+    whole, resumed, start = stop_and_resume(lambda: DIPGame(cfg, denoising(noisy, clean)),
+                                            LoopSettings(steps=40, log_every=10, ckpt_every=10), stop_at=23)
+    assert start == 20
     for (k, a), b in zip(whole.net.state_dict().items(), resumed.net.state_dict().values()):
         assert torch.equal(a, b), k
     assert torch.equal(whole.average.value, resumed.average.value)

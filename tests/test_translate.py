@@ -4,12 +4,10 @@ import json
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from gankit.errors import ConfigError
-from gankit.loop import LoopSettings, Trainer
+from gankit.loop import LoopSettings
 from gankit.distributed import DistInfo
-from gankit.runs import RunFolder
 from gankit.translate import CycleGANGame, ImagePool, load_translate_config, train_translation
 from gankit.translate.game import cycle_losses, lsgan
 from gankit.translate.nets import PatchDiscriminator, ResnetGenerator
@@ -76,23 +74,11 @@ def test_a_short_real_run_scores_itself_and_improves(real_data_root, tmp_path):
     assert (tmp_path / "run" / "samples" / "step_0000100.png").is_file()
 
 
-def test_a_stopped_run_resumes_exactly(real_data_root, tmp_path):
+def test_a_stopped_run_resumes_exactly(real_data_root, stop_and_resume):
     cfg = tiny(real_data_root, "eval_every=1000", "sample_every=1000")
-    loop = LoopSettings(steps=30, ckpt_every=10)
-    whole = CycleGANGame(cfg, DistInfo())
-    with RunFolder(tmp_path / "whole") as run:
-        Trainer(whole, run, loop).run(progress=False)
-
-    def crash(step, trainer):
-        if step == 17:
-            raise KeyboardInterrupt
-    with RunFolder(tmp_path / "split") as run, pytest.raises(KeyboardInterrupt):
-        Trainer(CycleGANGame(cfg, DistInfo()), run, loop).run(progress=False, callbacks=[crash])
-    resumed = CycleGANGame(cfg, DistInfo())
-    with RunFolder(tmp_path / "split", resume=True) as run:
-        trainer = Trainer(resumed, run, loop, resume=True)
-        assert trainer.step == 10
-        trainer.run(progress=False)
+    whole, resumed, start = stop_and_resume(lambda: CycleGANGame(cfg, DistInfo()),
+                                            LoopSettings(steps=30, ckpt_every=10), stop_at=17)
+    assert start == 10
     for net in ("G", "D"):
         for (k, a), b in zip(getattr(whole, net).state_dict().items(), getattr(resumed, net).state_dict().values()):
             assert torch.equal(a, b), k

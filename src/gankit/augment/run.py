@@ -15,7 +15,6 @@ finished part (the GAN, an arm) is never trained again.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

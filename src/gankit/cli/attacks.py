@@ -70,7 +70,7 @@ def robust_train(
     """
     import torch
 
-    from gankit.attacks.train import RobustTrainConfig, load_robust_config, read_robust_config, train_classifier
+    from gankit.attacks.train import load_robust_config, read_robust_config, train_classifier
     from gankit.cli.train import stopped
     from gankit.config import override
     from gankit.errors import GankitError

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
 from gankit.config import list_recipes, load_recipe, raise_problems
-from gankit.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "configs" / "semisup"
 DEFAULT_RECIPE = {"mnist": "ssgan_mnist100", "fashion-mnist": "ssgan_fashion"}
@@ -102,8 +101,8 @@ class SemisupConfig:
             errors.append("consistency_target: ema needs the EMA classifier, but ema is 0 (set ema > 0, "
                           "or consistency_target=pi)")
         if self.balance_ema and not self.balance_weight:
-            errors.append(f"balance_ema: averages the balance term's class marginal, but balance_weight is 0 "
-                          f"(set balance_weight > 0, or leave balance_ema at 0)")
+            errors.append("balance_ema: averages the balance term's class marginal, but balance_weight is 0 "
+                          "(set balance_weight > 0, or leave balance_ema at 0)")
         if self.labels % 10:
             errors.append(f"labels: must be a multiple of the 10 classes (balanced subset), got {self.labels}")
         for key in ("d_hidden", "g_hidden"):

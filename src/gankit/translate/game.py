@@ -8,7 +8,6 @@ ones drawn through each side's history pool.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
