@@ -214,9 +214,11 @@ def test_a_resume_that_would_draw_another_subset_is_refused(tmp_path):
     cfg = load_augment_config("augment_cpu", SMALL + ["dataset=folder", f"folder={folder}", "labels=6",
                                                       "arms=real"])
     run_augment(cfg, run_dir=tmp_path / "run", progress=False)
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file() and p.name != ".lock"}
     cfg.seed = 1
     with pytest.raises(GankitError, match="another labelled subset"):
         run_augment(cfg, run_dir=tmp_path / "run", resume=True, progress=False)
+    assert {p: p.read_bytes() for p in before} == before   # the run's config and records untouched
 
 
 def test_mnist_subset_is_balanced_and_tested_on_the_official_test_split(tmp_path, real_data_root):

@@ -69,8 +69,8 @@ def run_augment(cfg: AugmentConfig, *, run_dir: str | Path | None = None, resume
     data = load_labelled(cfg)   # bad input is named before any folder is made
     gan_cfg = gan_config(cfg, data)
     with RunFolder(path, resume=resume) as run:
+        _record_subset(path, data, resume)   # first: a resume with other settings must change nothing
         run.write_config(cfg.to_dict())
-        _record_subset(path, data, resume)
         if not resume:
             run.write_meta(cfg.seed, info.device)
         G = _gan(gan_cfg, path / "gan", data, progress)
