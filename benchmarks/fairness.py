@@ -212,10 +212,14 @@ def run(path: Path, seeds: int, cases: list[str], methods: list[str], gap_target
                                   "seconds": round(seconds, 2)})
                 print(f"seed {seed} {case}: peers", flush=True)
             for method in [m for m in GANKIT if m in methods]:
+                # the same rows; with the group as a feature the predictor's inputs differ, so prepare again
+                own = load_fair_config(*GANKIT[method]).sensitive_as_feature
+                method_data = prepare(case_table(case), CASES[case][1], replace(base, seed=seed,
+                                      sensitive_as_feature=True), source=case) if own else data
                 for criterion in CRITERIA:
                     if (case, seed, method, criterion, None) in done:
                         continue
-                    row = gankit_row(data, method, criterion, seed, gap_target, steps)
+                    row = gankit_row(method_data, method, criterion, seed, gap_target, steps)
                     append(path, {**common, "method": method, "criterion": criterion, **row})
                     print(f"seed {seed} {case}: {method} {criterion} weight {row['weight']:g} "
                           f"({row['seconds']:.0f} s)", flush=True)
