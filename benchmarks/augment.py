@@ -254,6 +254,13 @@ def markdown(record: dict[str, list[dict]]) -> str:
            "ImageNet top-1 and help 'at best marginally' beside real data.", ""]
     if record["arms"]:
         out += ["### Generated images as training data", ""] + arms_markdown(record["arms"])
+    missing = [f"{d}, {n} labels" for d in DCGAN for n in (100, 1000)
+               if not any((r["dataset"], r["labels"]) == (d, n) for r in record["arms"])]
+    missing += [f"DiffAugment at {100 * f:g} % of {d}" for d in DCGAN for f in (0.01, 0.1, 1.0)
+                if not any((r["dataset"], r["fraction"]) == (d, f) for r in record["diffaug"])]
+    if missing:
+        out += [f"**Not measured yet:** {'; '.join(missing)}. `bash benchmarks/device_augment.sh` is prepared to run the whole "
+                f"of both tables on one GPU in one call of at most 8 minutes (see its header); it has not run on a GPU yet.", ""]
     if record["diffaug"]:
         out += ["### DiffAugment (Zhao et al. 2020) when a GAN has few images", "",
                 "Published anchor: StyleGAN2 on 10 % of CIFAR-10, FID 36.02 without and 14.50 with DiffAugment.", ""]
