@@ -39,11 +39,10 @@ def load_labelled(cfg: AugmentConfig) -> LabelledData:
                         f"the official {cfg.dataset} test split ({len(test)} images)")
 
 
-def _draw(y: Tensor, labels: int, class_names: list[str] | None, seed: int, pool: str) -> Tensor:
+def _draw(y: Tensor, labels: int, class_names: list[str], seed: int, pool: str) -> Tensor:
     if labels > len(y):
         raise DataError(f"labels: {labels} labelled images asked for, but {pool} holds only {len(y)}")
-    num_classes = len(class_names) if class_names else int(y.max()) + 1
-    return balanced_labeled_indices(y, labels, num_classes, seed, class_names)   # names a class with too few
+    return balanced_labeled_indices(y, labels, len(class_names), seed, class_names)   # names a class with too few
 
 
 def _class_files(root: Path, what: str) -> tuple[list[Path], list[int], list[str]]:
@@ -89,4 +88,4 @@ def _from_folder(cfg: AugmentConfig) -> LabelledData:
                             f"or ask for fewer labels")
         t_files, t_labels = [files[i] for i in rest], [labels[i] for i in rest]
         where = f"the {len(rest)} images of {root} outside the labelled subset"
-    return LabelledData(train, idx.tolist(), _read(t_files, t_labels, classes, cfg), f"{root}", where)
+    return LabelledData(train, idx.tolist(), _read(t_files, t_labels, classes, cfg), str(root), where)

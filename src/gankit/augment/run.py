@@ -155,5 +155,5 @@ def _arm(cfg: AugmentConfig, arm: str, folder: Path, data: LabelledData, info: d
 def _classifier(folder: Path) -> torch.nn.Module:
     """A finished arm's classifier (the filter of the filtered arm), [-1, 1] images in, logits out."""
     from gankit.attacks.adapters import read_classifier
-    model, _ = read_classifier(folder)
-    return model.net if hasattr(model, "net") else model
+    adapter, _ = read_classifier(folder)   # maps [0, 1] to the net's [-1, 1]; the arms already feed [-1, 1]
+    return adapter.net

@@ -7,6 +7,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def _rng_device(generator: torch.Generator | None, device: torch.device) -> torch.device:
+    """Where random numbers must be drawn: on ``generator``'s device, else on ``device`` (torch's stream)."""
+    return device if generator is None else generator.device
+
+
 def random_shift(images: Tensor, max_shift: int, fill: float = 0.0,
                  generator: torch.Generator | None = None) -> Tensor:
     """Each image of ``images`` (N, C, H, W) moved by its own random (dy, dx) in [-max_shift, max_shift]^2.
@@ -19,8 +24,7 @@ def random_shift(images: Tensor, max_shift: int, fill: float = 0.0,
     n, c, h, w = images.shape
     m, device = max_shift, images.device
     padded = F.pad(images, (m, m, m, m), value=fill)
-    dy, dx = torch.randint(0, 2 * m + 1, (2, n), device=device if generator is None else generator.device,
-                           generator=generator).to(device)
+    dy, dx = torch.randint(0, 2 * m + 1, (2, n), device=_rng_device(generator, device), generator=generator).to(device)
     rows = (dy[:, None] + torch.arange(h, device=device))[:, None, :, None]   # (n, 1, h, 1)
     cols = (dx[:, None] + torch.arange(w, device=device))[:, None, None, :]   # (n, 1, 1, w)
     return padded[torch.arange(n, device=device)[:, None, None, None], torch.arange(c, device=device)[None, :, None, None],
@@ -38,7 +42,7 @@ def random_affine(images: Tensor, degrees: float = 15.0, scale: tuple[float, flo
     """Classic augmentation: each image rotated by up to ``degrees``, scaled by a factor in ``scale``
     and moved by up to ``shift`` of its side, bilinearly resampled; pixels from outside get ``fill``."""
     n, device = images.shape[0], images.device
-    u = torch.rand(4, n, generator=generator, device=generator.device if generator is not None else device).to(device)
+    u = torch.rand(4, n, generator=generator, device=_rng_device(generator, device)).to(device)
     angle = (u[0] * 2 - 1) * degrees * torch.pi / 180
     factor = scale[0] + u[1] * (scale[1] - scale[0])
     cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
@@ -73,7 +77,7 @@ def _translation(x: Tensor, g: torch.Generator | None, ratio: float = 0.125) -> 
 def _cutout(x: Tensor, g: torch.Generator | None, ratio: float = 0.5) -> Tensor:
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    device = g.device if g is not None else x.device
+    device = _rng_device(g, x.device)
     top = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=g, device=device).to(x.device) - ch // 2
     left = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=g, device=device).to(x.device) - cw // 2
     rows = torch.arange(h, device=x.device)[None, :, None]
@@ -84,8 +88,8 @@ def _cutout(x: Tensor, g: torch.Generator | None, ratio: float = 0.5) -> Tensor:
 
 def _rand(x: Tensor, g: torch.Generator | None) -> Tensor:
     """One uniform number per image, shaped to broadcast over (C, H, W)."""
-    return torch.rand(x.shape[0], 1, 1, 1, generator=g, device=g.device if g is not None else x.device
-                      ).to(device=x.device, dtype=x.dtype)
+    return torch.rand(x.shape[0], 1, 1, 1, generator=g, device=_rng_device(g, x.device)).to(device=x.device,
+                                                                                               dtype=x.dtype)
 
 
 DIFFAUG_OPS = {"color": (_brightness, _saturation, _contrast), "translation": (_translation,), "cutout": (_cutout,)}
