@@ -34,6 +34,7 @@ from gankit.augment.config import ARMS
 from gankit.checkpoint import atomic_write_text, list_checkpoints
 from gankit.config import load_config
 from gankit.data import load_dataset
+from gankit.distributed import pick_device
 from gankit.evaluate import evaluate
 from gankit.runs import machine_description
 from gankit.train import train
@@ -65,7 +66,12 @@ def add_row(kind: str, row: dict, key: tuple[str, ...], path: Path = RECORD) -> 
 
 
 def machine(device: str) -> str:
-    return machine_description(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    return machine_description(pick_device(device))
+
+
+def last_checkpoint(run: Path) -> dict:
+    """The JSON record of ``run``'s newest checkpoint (its step and the loop's wall seconds)."""
+    return json.loads(list_checkpoints(run / "checkpoints")[-1].read_text())
 
 
 # --- arms ---------------------------------------------------------------------------------------
@@ -86,7 +92,7 @@ def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
         picture = IMAGES / f"augment_{dataset}_{labels}.png"
         picture.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(run / "samples_per_class.png", picture)
-    gan_last = json.loads(list_checkpoints(run / "gan" / "checkpoints")[-1].read_text())
+    gan_last = last_checkpoint(run / "gan")
     return {"dataset": dataset, "labels": labels, "seed": seed, "recipe": args.recipe, "overrides": args.set,
             "arms": result.arms, "gan_steps": cfg.gan_steps, "gan_seconds": round(gan_last["wall_seconds"], 1),
             "train_seconds": round(gan_last["wall_seconds"] + sum(a["seconds"] for a in result.arms.values()), 1),
@@ -111,18 +117,20 @@ def run_diffaug(dataset: str, fraction: float, diffaug: bool, args) -> dict:
     idx = torch.randperm(len(full), generator=torch.Generator().manual_seed(args.first_seed))[:k].sort().values
     run = args.runs / f"dcgan-{dataset}-{fraction:g}-{'diffaug' if diffaug else 'plain'}-{args.steps}"
     done = list_checkpoints(run / "checkpoints")
-    started = time.perf_counter()
     if not done or json.loads(done[-1].read_text())["step"] < args.steps:
         if train(cfg, run_dir=run, resume=bool(done), progress=args.progress, data=full.subset(idx)).interrupted:
             raise SystemExit(f"{run}: stopped early; run the same command again to continue")
-    train_s = time.perf_counter() - started
-    metrics = evaluate(run, n=args.n, data_root=args.data_root, parzen=False, progress=args.progress,
-                       device=args.device if args.device != "auto" else "cpu")
+    last = last_checkpoint(run)
+    scored = run / "metrics.json"   # a finished run already scored with this n is not scored again
+    old = json.loads(scored.read_text()) if scored.is_file() else {}
+    metrics = old if (old.get("n"), old.get("step")) == (args.n, last["step"]) else \
+        evaluate(run, n=args.n, data_root=args.data_root, parzen=False, progress=args.progress,
+                 device=str(pick_device(args.device)))
     q = metrics["quality"]
     return {"dataset": dataset, "fraction": fraction, "images": k, "diffaug": POLICY if diffaug else "",
             "recipe": DCGAN[dataset], "steps": args.steps, "seed": args.first_seed, "n": args.n,
             "fid": q["generated"]["fid"], "fid_floor": q["floor"]["fid"], "backbone": metrics.get("backbone"),
-            "train_seconds": round(train_s, 1), "machine": machine(args.device), "threads": torch.get_num_threads(),
+            "train_seconds": round(last["wall_seconds"], 1), "machine": machine(args.device), "threads": torch.get_num_threads(),
             "command": f"python benchmarks/augment.py diffaug --datasets {dataset} --fractions {fraction:g} "
                        f"--steps {args.steps} --n {args.n}"}
 
