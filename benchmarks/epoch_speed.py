@@ -26,6 +26,10 @@ from gankit.config import load_config
 from gankit.game import GANGame
 from gankit.loop import Trainer
 from gankit.train import loop_settings
+from results_doc import update_section
+
+HEADER = ("# Training speed\n\nEach table below was written by the benchmark script named in it; rerun that "
+          "command to reproduce it.\n")   # docs/speed.md: one section per script (and device)
 
 
 class PerSampleImages(torch.utils.data.Dataset):
@@ -110,7 +114,7 @@ def main() -> None:
 def write_report(args, info, rows) -> None:
     command = "GANKIT_DATA=../shared/data python benchmarks/epoch_speed.py " + " ".join(sys.argv[1:])
     lines = [
-        "# Training speed: seconds per epoch",
+        "## Seconds per epoch: in-memory batches vs a DataLoader",
         "",
         f"Command: `{command.strip()}`",
         "",
@@ -127,9 +131,8 @@ def write_report(args, info, rows) -> None:
     lines += ["", "Steps timed < steps per epoch means the epoch time is extrapolated from the timed steps. "
               "'Batches alone' draws one epoch of real batches (n_dis per step) with no training: "
               "the cost of the data path itself.", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out}")
+    update_section("epochs", "\n".join(lines), path=args.out, summary=False, header=HEADER)
+    print(f"wrote its section of {args.out}")
 
 
 if __name__ == "__main__":

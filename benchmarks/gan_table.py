@@ -4,6 +4,7 @@
     GANKIT_DATA=../shared/data python benchmarks/gan_table.py --steps 2000 -n 2000 --only dcgan lsgan
     GANKIT_DATA=../shared/data python benchmarks/gan_table.py --datasets mnist --cap wgangp=2000 --threads 1 &
     GANKIT_DATA=../shared/data python benchmarks/gan_table.py --datasets fashion-mnist --cap wgangp=2000 --threads 1
+    python benchmarks/gan_table.py --datasets mnist --first-seed 1 --compile   # seed 1, steps captured (GPU)
 
 For each (recipe, dataset): train with the recipe's own settings (``--steps`` caps
 every run, ``--cap LABEL=STEPS`` one recipe, and the table says so), then
@@ -62,16 +63,18 @@ def machine() -> str:
     return machine_description(pick_device("auto"))
 
 
-def run_one(label: str, dataset: str, args) -> None:
+def run_one(label: str, dataset: str, seed: int, args) -> None:
     recipe, extra = RECIPES[label]
-    overrides = [f"data.name={dataset}", *extra]
+    overrides = [f"data.name={dataset}", *extra, f"train.seed={seed}"]
     if args.data_root:
         overrides.append(f"data.root={args.data_root}")
     steps = args.cap.get(label, args.steps)
     if steps:
         overrides.append(f"train.steps={steps}")
+    if args.compile:
+        overrides.append("train.compile=true")
     cfg = load_config(recipe, overrides)
-    run_dir = Path(args.runs) / f"{label}-{dataset}"
+    run_dir = Path(args.runs) / (f"{label}-{dataset}" + (f"-s{seed}" if seed else ""))
     row_path = run_dir / "table_row.json"
     done = list_checkpoints(run_dir / "checkpoints")
     old_row = json.loads(row_path.read_text()) if row_path.is_file() else {}
@@ -90,7 +93,8 @@ def run_one(label: str, dataset: str, args) -> None:
         metrics = evaluate(run_dir, n=args.n, data_root=args.data_root, progress=not args.quiet,
                            parzen=dataset == "mnist")
     recipe_steps = load_config(recipe, [f"data.name={dataset}", *extra]).train.steps
-    row = {"label": label, "dataset": dataset, "recipe": recipe, "overrides": extra, "steps": cfg.train.steps,
+    row = {"label": label, "dataset": dataset, "seed": seed, "recipe": recipe, "overrides": extra,
+           "steps": cfg.train.steps,
            "recipe_steps": recipe_steps, **old_row, "eval_s": metrics.get("elapsed_s")}
     atomic_write_text(row_path, json.dumps(row, indent=1))
 
@@ -119,11 +123,16 @@ def compact(metrics: dict) -> dict:
     return out
 
 
+def _key(r: dict) -> tuple[str, str, int]:
+    return r["label"], r["dataset"], r.get("seed", 0)   # rows recorded before seeds were added: seed 0
+
+
 def table_rows(runs: Path, record: Path = RECORD) -> list[dict]:
     """The record's rows, each replaced by its run folder's row where that exists, in table order."""
-    by_key = {(r["label"], r["dataset"]): r for r in (json.loads(record.read_text()) if record.is_file() else [])}
-    by_key.update({(r["label"], r["dataset"]): r for r in finished_rows(runs)})
-    return [by_key[(label, dataset)] for dataset in DATASETS for label in RECIPES if (label, dataset) in by_key]
+    by_key = {_key(r): r for r in (json.loads(record.read_text()) if record.is_file() else [])}
+    by_key.update({_key(r): r for r in finished_rows(runs)})
+    return sorted(by_key.values(), key=lambda r: (DATASETS.index(r["dataset"]), list(RECIPES).index(r["label"]),
+                                                  r.get("seed", 0)))
 
 
 def command_line() -> str:
@@ -149,7 +158,7 @@ def row(r: dict) -> str:
     cop = m.get("memorization", {}).get("copying", {})
     parzen, parzen_floor = (m.get("parzen", {}).get(k) for k in ("generated", "floor"))
     cells = [
-        r["label"], r["dataset"],
+        r["label"] + (f" (seed {r['seed']})" if r.get("seed") else ""), r["dataset"],
         str(r["steps"]) + ("" if r["steps"] == r.get("recipe_steps", r["steps"]) else f" of {r['recipe_steps']}"),
         f"{_num(gen.get('fid'))} ({_num(floor.get('fid'))})",
         f"{_num(gen.get('kid_mean'), '.3g')} ± {_num(gen.get('kid_std'), '.2g')} ({_num(floor.get('kid_mean'), '.3g')})",
@@ -255,6 +264,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="cap every run at this many G steps")
     parser.add_argument("--cap", nargs="+", default=[], metavar="LABEL=STEPS",
                         help="cap one recipe, e.g. wgangp=2000 (its 5 critic steps per G step cost 5x)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per run (default 1) ...")
+    parser.add_argument("--first-seed", type=int, default=0, help="... from this one (default 0)")
+    parser.add_argument("--compile", action="store_true", help="capture each training step (train.compile)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("-n", type=int, default=10_000, help="samples per evaluation")
     parser.add_argument("--data-root", default=None)
@@ -272,7 +284,8 @@ def main() -> None:
     if not args.collect:
         for dataset in args.datasets:
             for label in args.only:
-                run_one(label, dataset, args)
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
+                    run_one(label, dataset, seed, args)
                 text = write_table(table_rows(Path(args.runs), args.record), args)  # after every run: nothing lost
     text = write_table(table_rows(Path(args.runs), args.record), args)
     print(text)

@@ -28,20 +28,22 @@ def read_sections(path: Path = RESULTS) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in _SECTION.finditer(text)}
 
 
-def write_sections(sections: dict[str, str], path: Path = RESULTS) -> Path:
+def write_sections(sections: dict[str, str], path: Path = RESULTS, header: str = HEADER) -> Path:
     names = [n for n in ORDER if n in sections] + [n for n in sections if n not in ORDER]
     blocks = [f"<!-- BEGIN {n} -->\n{sections[n].strip()}\n<!-- END {n} -->" for n in names]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(HEADER + "\n" + "\n\n".join(blocks) + "\n")
+    tmp.write_text(header + "\n" + "\n\n".join(blocks) + "\n")
     tmp.replace(path)
     return path
 
 
-def update_section(name: str, markdown: str, path: Path = RESULTS, summary: bool = True) -> Path:
+def update_section(name: str, markdown: str, path: Path = RESULTS, summary: bool = True,
+                   header: str = HEADER) -> Path:
+    """Replace section ``name`` of ``path`` (a page of marked sections under ``header``)."""
     sections = read_sections(path)
     sections[name] = markdown
-    write_sections(sections, path)
+    write_sections(sections, path, header)
     if summary and name != "summary" and path == RESULTS:
         from summary import write_summary   # the headline table follows the records
         write_summary(path)

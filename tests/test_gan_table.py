@@ -15,10 +15,11 @@ def _metrics(fid: float) -> dict:
             "memorization": {"copying": {"generated": {"z_u": 2.0, "tau": 20}, "floor": {"z_u": 0.0}}}}
 
 
-def _run_folder(runs: Path, label: str, dataset: str, fid: float) -> None:
-    folder = runs / f"{label}-{dataset}"
+def _run_folder(runs: Path, label: str, dataset: str, fid: float, seed: int = 0) -> None:
+    folder = runs / (f"{label}-{dataset}" + (f"-s{seed}" if seed else ""))
     folder.mkdir(parents=True)
-    (folder / "table_row.json").write_text(json.dumps({"label": label, "dataset": dataset, "steps": 10}))
+    row = {"label": label, "dataset": dataset, "steps": 10, **({"seed": seed} if seed else {})}
+    (folder / "table_row.json").write_text(json.dumps(row))
     (folder / "metrics.json").write_text(json.dumps(_metrics(fid)))
 
 
@@ -65,3 +66,16 @@ def test_conditional_rows_show_class_accuracy_and_others_leave_it_blank():
     r = {"label": "conditional", "dataset": "mnist", "steps": 10, "train_s": 60.0}
     assert "| 73.4 % (99.4 %) |" in gan_table.row({**r, "metrics": gan_table.compact(conditional)})
     assert "|  | 1.0 |" in gan_table.row({**r, "metrics": gan_table.compact(_metrics(10.0))})
+
+
+def test_each_seed_is_its_own_row_and_old_rows_count_as_seed_0(tmp_path):
+    record = tmp_path / "record.json"   # written before rows had seeds
+    record.write_text(json.dumps([{"label": "dcgan", "dataset": "mnist", "steps": 5,
+                                   "metrics": gan_table.compact(_metrics(50.0))}]))
+    runs = tmp_path / "runs"
+    _run_folder(runs, "dcgan", "mnist", 40.0, seed=2)
+    _run_folder(runs, "dcgan", "mnist", 45.0, seed=1)
+    rows = gan_table.table_rows(runs, record)
+    assert [(r.get("seed", 0), r["metrics"]["quality"]["generated"]["fid"]) for r in rows] == \
+        [(0, 50.0), (1, 45.0), (2, 40.0)]
+    assert gan_table.row(rows[1]).startswith("| dcgan (seed 1) | mnist |")

@@ -61,7 +61,9 @@ def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[st
         for slot, value in slots.items():
             value = value if torch.is_tensor(value) else torch.tensor(value)
             tensors[f"{prefix}/{index}/{slot}"] = value
-    return tensors, state["param_groups"]
+    # a captured step keeps learning rates in 0-d tensors (gankit.capture); the JSON holds their values
+    groups = [{k: v.item() if torch.is_tensor(v) else v for k, v in group.items()} for group in state["param_groups"]]
+    return tensors, groups
 
 
 def _optimizer_state(prefix: str, tensors: dict[str, torch.Tensor], groups: list, source: Path) -> dict:

@@ -96,6 +96,8 @@ class TrainConfig:
     ema_start: int = 0                   # copy weights until this step, then average
     precision: Literal["auto", "fp32", "bf16"] = "auto"   # auto: bf16 autocast on CUDA
     device: str = "auto"                 # auto picks cuda, then mps, then cpu
+    compile: bool = False                # capture each step (gankit.capture: torch.compile, CUDA graphs on a GPU);
+                                         # the first steps compile for a minute; off until proven on a GPU
     seed: int = 0
     log_every: int = 10
     sample_every: int = 500

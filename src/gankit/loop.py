@@ -15,6 +15,9 @@ The Trainer does everything else, the same way for every game:
         every log_every steps: one device sync, NaN check, game.record(rows)
         checkpoint by steps or minutes; Ctrl-C / SIGTERM / time budget: save and stop
 
+With ``compile`` (LoopSettings) each phase's update and the averages run through
+torch.compile, CUDA graphs on a GPU (gankit.capture); the step computes the same thing.
+
 The games: gankit.game.GANGame (every GAN recipe), gankit.semisup.game.SemisupGame
 (the K+1-class semi-supervised GAN), gankit.privacy.game.DPTableGame (the DP tabular
 GAN; Opacus wraps D, the privacy ledger is an optimizer step hook),
@@ -31,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +43,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
-from gankit import checkpoint, distributed
+from gankit import capture, checkpoint, distributed
 from gankit.errors import GankitError, TrainingDiverged
 from gankit.progress import ProgressBar
 from gankit.runs import MetricsLog, RunFolder, stop_on_signal
@@ -167,6 +171,7 @@ class BatchSampler:
         if self._epoch < 0:
             self._perm = None
 
+    @torch.compiler.disable   # host logic: traced, its guards on t would recompile a captured step every epoch
     def __call__(self, t: int) -> Tensor:
         if self.last == "wrap":
             start, parts, need = t * self.batch, [], self.batch
@@ -248,6 +253,7 @@ class LoopSettings:
     ckpt_every: int | None = None       # checkpoint every N steps ...
     ckpt_minutes: float | None = None   # ... and/or when this long has passed (checked when logging)
     keep_ckpts: int = 3
+    compile: bool = False               # capture each update with torch.compile (gankit.capture)
     max_minutes: float | None = None    # stop (and checkpoint) after this much wall time
     label: str = "train"                # beside the progress bar
     resume_command: str = ""            # printed when the run stops early; "{run}" is the run folder
@@ -267,21 +273,58 @@ class Trainer:
     def __init__(self, game: Game, run: RunFolder | None, settings: LoopSettings,
                  info: distributed.DistInfo | None = None, resume: bool = False):
         self.game, self.run_folder, self.settings = game, run, settings
+        self.bar: ProgressBar | None = None
         self.info = info or distributed.DistInfo()
         if self.info.world_size > 1 and not game.supports_ddp:
             raise GankitError(f"{type(game).__name__} trains in one process; start it without torchrun")
         self.step, self.wall_seconds = 0, 0.0
         self.players = [p for phase in game.phases for p in phase.players]
+        forms = [capture.optimizer_form(p.optimizer) for p in self.players]   # as built, before a checkpoint
         if resume:
             self._restore()
             if self.step > settings.steps:
                 raise GankitError(f"the run has done {self.step} steps and this config stops at {settings.steps}: "
                                   f"ask for at least {self.step} (train.steps, epochs) to continue it")
+        self.captured = settings.compile and self._can_capture()
+        self.updates = {phase.name: self._update for phase in game.phases}
+        self._set_up_capture(forms)
         self.metrics = None
         if run is not None and self.info.is_main:
             self.metrics = MetricsLog(run.path / "metrics.jsonl", self.step if resume else None)
-        self.bar: ProgressBar | None = None
         self.interrupted = self.ending = False
+
+    def _set_up_capture(self, forms: list[list[dict]]) -> None:
+        """Each optimizer in the form this run steps with; with ``compile``, the updates compiled."""
+        device = self.info.device
+        for p, form in zip(self.players, forms):
+            capture.prepare_optimizer(p.optimizer, device, self.captured, form, self.game.momentum_schedule is not None)
+        if not self.captured:
+            return
+        capture.enable_tf32(device)
+        torch._dynamo.reset()   # a fresh cache: earlier runs in this process must not use up its entries
+        # one compiled update per phase: a phase that cannot be captured leaves the others captured
+        self.updates = {ph.name: capture.compiled(self._update, device, self.notice, f"the {ph.name} phase",
+                                                  self._buffers) for ph in self.game.phases}
+        self._average = capture.compiled(self._average, device, self.notice, "the weight average", self._buffers)
+
+    def _buffers(self) -> list[Tensor]:
+        """The game's module buffers: a forward pass updates some (BatchNorm statistics)."""
+        return [b for m in self.game.modules().values() if isinstance(m, nn.Module) for b in m.buffers()]
+
+    def _can_capture(self) -> bool:
+        reason = capture.blocker(self.info.device)
+        if reason:
+            self.notice(f"compile: the step runs eagerly ({reason})")
+        return reason is None
+
+    def notice(self, message: str) -> None:
+        """One line for the user (rank 0): above the progress bar while it runs."""
+        if not self.info.is_main:
+            return
+        if self.bar is not None:
+            self.bar.console.print(f"[yellow]{message}")
+        else:
+            print(message, file=sys.stderr)
 
     @property
     def run_dir(self) -> Path | None:
@@ -324,24 +367,32 @@ class Trainer:
 
     def train_step(self) -> dict[str, Tensor]:
         game, s = self.game, self.step
+        if self.captured:
+            capture.step_begins(self.info.device)
         seed = game.step_seed(s)
         if seed is not None:
             reseed(seed % 2**62, self.info.device)
         for p in self.players:   # schedules are functions of the step: nothing to save
             for group in p.optimizer.param_groups:
-                group["lr"] = game.lr_schedule(p.lr, s)
+                capture.set_hyperparameter(group, "lr", game.lr_schedule(p.lr, s))
                 if game.momentum_schedule is not None:
-                    group["momentum"] = game.momentum_schedule(s)
+                    capture.set_hyperparameter(group, "momentum", game.momentum_schedule(s))
         stats: dict[str, Tensor] = {}
         for phase in game.phases:
             with self._others_frozen(phase), phase.context():
                 for j in range(phase.repeats):
-                    stats.update(self._update(phase, s, j))
-        for average, module in game.averages:
-            average.update(module, s)
+                    stats.update(self.updates[phase.name](phase, s, j))
+        if game.averages:
+            self._average(s)
+        if self.captured and self.info.device.type == "cuda":   # graph outputs are overwritten by the next replay
+            stats = {k: v.clone() for k, v in stats.items()}
         game.end_step(s, stats)
         self.step += 1
         return stats
+
+    def _average(self, s: int) -> None:
+        for average, module in self.game.averages:
+            average.update(module, s)
 
     def _update(self, phase: Phase, s: int, j: int) -> dict[str, Tensor]:
         loss, stats = self.game.loss(phase, s, j)

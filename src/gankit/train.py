@@ -43,7 +43,8 @@ class TrainResult:
 def loop_settings(cfg: Config) -> LoopSettings:
     t = cfg.train
     return LoopSettings(steps=t.steps, log_every=t.log_every, ckpt_every=t.ckpt_every,
-                        keep_ckpts=t.keep_ckpts, label="train", resume_command="gankit train --resume {run}")
+                        keep_ckpts=t.keep_ckpts, label="train", resume_command="gankit train --resume {run}",
+                        compile=t.compile)
 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: bool = False, progress: bool = True,

@@ -74,6 +74,7 @@ class RobustTrainConfig:
     eval_n: int = 10000               # test images for the final clean accuracy
     seed: int = 0
     device: str = "cpu"
+    compile: bool = False             # capture each step (gankit.capture: torch.compile, CUDA graphs on a GPU)
     out_dir: str = "runs"
 
     def check(self) -> None:
@@ -240,6 +241,7 @@ def train_classifier(cfg: RobustTrainConfig, *, out: str | Path | None = None, r
             run.write_meta(cfg.seed, info.device)
         settings = LoopSettings(steps=game.total, log_every=50, ckpt_minutes=cfg.checkpoint_minutes,
                                 keep_ckpts=2, max_minutes=cfg.max_minutes, label=f"{cfg.defence} training",
+                                compile=cfg.compile,
                                 resume_command="gankit robust-train --resume {run}")
         trainer = Trainer(game, run, settings, info, resume)
         result = trainer.run(progress)

@@ -127,7 +127,7 @@ disappears), `balance_ema` (that KL of the mean prediction averaged over past ba
 `entropy_weight`, `translate` (random shifts of every image D sees; no longer the
 permutation-invariant setting), `g_lr`, `g_beta1`, `beta2`, `ema`, `val_size` (labels of that
 many training images outside the labeled subset give a validation error: choose settings by it,
-never by the test error), `compile` (torch.compile the losses; CUDA graphs on a GPU),
+never by the test error), `compile` (capture the whole step: torch.compile, CUDA graphs on a GPU),
 `parallel_seeds` (seeds side by side, each in RUN/seed-K/).
 """)(semisup)
     app.command(epilog="""Examples:

@@ -13,7 +13,8 @@ def check_labels(y: Tensor | None, num_classes: int, batch_size: int) -> Tensor:
     """Return `y` as int64 (B,) after checking it, or raise a ValueError saying what is wrong.
 
     The range check costs one device sync; it is worth it because an out-of-range
-    index into nn.Embedding on CUDA is an unrecoverable device-side assert.
+    index into nn.Embedding on CUDA is an unrecoverable device-side assert (a compiled
+    training step, where labels come from a checked dataset, skips it).
     """
     if y is None:
         raise ValueError(
@@ -23,7 +24,8 @@ def check_labels(y: Tensor | None, num_classes: int, batch_size: int) -> Tensor:
         raise ValueError(f"labels y must be an integer tensor of class indices; got dtype {y.dtype}")
     if y.shape != (batch_size,):
         raise ValueError(f"labels y must have shape ({batch_size},); got {tuple(y.shape)}")
-    if batch_size and bool(((y < 0) | (y >= num_classes)).any()):
+    # a captured training step skips it: its labels are the dataset's (checked when loaded) or drawn in range
+    if batch_size and not torch.compiler.is_compiling() and bool(((y < 0) | (y >= num_classes)).any()):
         raise ValueError(
             f"labels y must lie in [0, {num_classes - 1}]; got values from {int(y.min())} to {int(y.max())}"
         )

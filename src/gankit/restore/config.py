@@ -48,6 +48,7 @@ class RestoreConfig:
     seed: int = 0
     device: str = "auto"                  # auto: cuda, then mps, then cpu
     precision: Literal["fp32", "bf16"] = "fp32"   # bf16: autocast on CUDA (faster, slightly different)
+    compile: bool = False                 # capture each step (gankit.capture: torch.compile, CUDA graphs on a GPU)
     checkpoint_minutes: float = 5.0       # checkpoint this often (and at the end) when there is a run folder
 
     def check(self) -> None:

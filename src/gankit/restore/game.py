@@ -85,16 +85,21 @@ class DIPGame(Game):
         if self.backtrack.due(step):   # one read-back every backtrack_every steps
             if self.backtrack.check(float(_fit_psnr(loss.detach()))):
                 out, loss = self._fit(z)   # this step starts again from the restored state
-        with torch.no_grad():
-            restored = self.average.update(out)
-            if self.paste is not None:   # the pixels the mask keeps, as they were
-                restored = torch.lerp(restored, self.observed, self.paste)
-            variance = self.stopper.update(out, step + 1, keep=restored)
-            self.output = restored
-            stats = {"fit_psnr": _fit_psnr(loss.detach()), "es_variance": variance}
-            if self.reference is not None:
-                stats["psnr"] = psnr_tensor(self.problem.crop(restored), self.reference)
-        return loss, stats
+        return loss, self._track(out.detach(), loss.detach(), step)
+
+    @torch.compiler.disable   # bookkeeping indexed by the step (the stopper's window): eager in a captured step
+    @torch.no_grad()
+    def _track(self, out: Tensor, loss: Tensor, step: int) -> dict[str, Tensor]:
+        """The output average, the early-stopping window, and the step's stats."""
+        restored = self.average.update(out)
+        if self.paste is not None:   # the pixels the mask keeps, as they were
+            restored = torch.lerp(restored, self.observed, self.paste)
+        variance = self.stopper.update(out, step + 1, keep=restored)
+        self.output = restored
+        stats = {"fit_psnr": _fit_psnr(loss), "es_variance": variance}
+        if self.reference is not None:
+            stats["psnr"] = psnr_tensor(self.problem.crop(restored), self.reference)
+        return stats
 
     def done(self, step: int) -> bool:
         return self.stopper.fired(step) and self.cfg.early_stop == "stop"

@@ -100,7 +100,7 @@ def restore(problem: Problem, cfg: RestoreConfig, *, output: str | Path | None =
             _prepare_run(run, cfg, problem, digest, inputs, resume, info)
         settings = LoopSettings(steps=cfg.iterations, log_every=cfg.log_every,
                                 ckpt_minutes=cfg.checkpoint_minutes if run is not None else None, keep_ckpts=2,
-                                label=f"DIP {problem.task}", resume_command=resume_command)
+                                label=f"DIP {problem.task}", resume_command=resume_command, compile=cfg.compile)
         trainer = Trainer(game, run, settings, info, resume)
         if resume:
             game.load_history(read_metrics(run.path / "metrics.jsonl"))

@@ -64,8 +64,8 @@ class SemisupConfig:
     parallel_seeds: int = 1               # train seeds seed .. seed+N-1 side by side in one process: one
                                           # set of kernel launches for all (these nets are launch-bound on a GPU)
     device: str = "auto"                  # auto: cuda when available, else cpu
-    compile: bool = False                 # torch.compile the D and G losses (CUDA graphs on a GPU); the
-                                          # first steps then take a minute or two to compile
+    compile: bool = False                 # capture each step (gankit.capture: torch.compile, CUDA graphs on a
+                                          # GPU); the first steps then take a minute or two to compile
     eval_every: int = 1                   # epochs between test-error measurements
     save_every_minutes: float = 5.0       # checkpoint at the first epoch end this long after the last one
                                           # (0: every epoch); the last epoch and Ctrl-C always save

@@ -118,12 +118,6 @@ class SemisupGame(Game):
             self.ema.model.train()  # the teacher's noise on; tests and saves go through copy_of(...).eval()
         self.marginal = (ClassMarginal(len(self.seeds), len(d.class_names), cfg.balance_ema).to(self.device)
                          if cfg.method == "ssgan" and cfg.balance_weight and cfg.balance_ema else None)
-        self._d_losses, self._g_loss = self.d_losses, self.g_loss
-        self.graphed = cfg.compile and self.device.type == "cuda"
-        if cfg.compile:  # CUDA: graphs replay each step's hundreds of small kernels as one launch
-            mode = "reduce-overhead" if self.graphed else None
-            self._d_losses = torch.compile(self.d_losses, mode=mode, fullgraph=True)
-            self._g_loss = torch.compile(self.g_loss, mode=mode, fullgraph=True)
         b, n_lab, n_unl = cfg.batch_size, cfg.labels, len(d.x_unlabeled)
         streams = [dict(seed=seed, last="wrap", device=self.device) for seed in self.seeds]
         self.labeled = [BatchSampler(n_lab, b, stream=0, **s) for s in streams]
@@ -214,14 +208,12 @@ class SemisupGame(Game):
 
     def _d_phase(self, s: int) -> tuple[Tensor, dict[str, Tensor]]:
         cfg, d = self.cfg, self.data
-        if self.graphed:
-            torch.compiler.cudagraph_mark_step_begin()
         lab = self._batch(self.labeled, s)
         x_lab, y_lab = self._augment(d.x_labeled[self.copy_index, lab]), d.y_labeled[self.copy_index, lab]
         x_unl = z = None
         if self.G is not None:
             x_unl, z = self._augment(d.x_unlabeled[self._batch(self.unlabeled_d, s)]), self._noise(lab.shape[1])
-        out = self._d_losses(x_lab, y_lab, x_unl, z, None if self.marginal is None else self.marginal.mean)
+        out = self.d_losses(x_lab, y_lab, x_unl, z, None if self.marginal is None else self.marginal.mean)
         loss_d = out["loss_lab"]
         if self.G is not None:
             loss_d = (loss_d + cfg.unlabeled_weight * out["loss_unl"] + cfg.entropy_weight * out["entropy_unl"]
@@ -229,14 +221,14 @@ class SemisupGame(Game):
             if cfg.consistency_weight:
                 loss_d = loss_d + cfg.consistency_weight * out["consistency_unl"]
         if self.marginal is not None:
-            self._mean_unl = out.pop("mean_unl").detach().clone()
-        stats = {k: v.detach().clone() for k, v in out.items()}  # a clone: graphed outputs are reused
+            self._mean_unl = out.pop("mean_unl").detach().clone()   # a clone: a captured step reuses its outputs
+        stats = {k: v.detach() for k, v in out.items()}
         return loss_d.sum(), stats  # a sum: each seed's gradient is its own loss's, as in a run alone
 
     def _g_phase(self, s: int) -> tuple[Tensor, dict[str, Tensor]]:
         x_unl = self._augment(self.data.x_unlabeled[self._batch(self.unlabeled_g, s)])
-        loss_g = self._g_loss(x_unl, self._noise(self.cfg.batch_size))
-        return loss_g.sum(), {"loss_g": loss_g.detach().clone()}
+        loss_g = self.g_loss(x_unl, self._noise(self.cfg.batch_size))
+        return loss_g.sum(), {"loss_g": loss_g.detach()}
 
     def d_losses(self, x_lab: Tensor, y_lab: Tensor, x_unl: Tensor | None, z: Tensor | None,
                  marginal: Tensor | None = None) -> dict[str, Tensor]:
@@ -434,7 +426,7 @@ def semisup_trainer(cfg: SemisupConfig, run_dir: str | Path | None = None, resum
     run = RunFolder(path, resume=resume)
     try:
         settings = LoopSettings(steps=game.total_steps, log_every=game.steps_per_epoch,
-                                ckpt_minutes=cfg.save_every_minutes, keep_ckpts=2, label="semisup",
+                                ckpt_minutes=cfg.save_every_minutes, keep_ckpts=2, label="semisup", compile=cfg.compile,
                                 resume_command="gankit semisup --resume {run}")
         game.write_run_files(run, resume)
         trainer = Trainer(game, run, settings, info, resume)

@@ -43,6 +43,7 @@ class TranslateConfig:
     max_minutes: Optional[float] = None  # stop (and checkpoint) after this much wall time: an unfinished run
     seed: int = 0
     device: str = "auto"
+    compile: bool = False              # capture each step (gankit.capture: torch.compile, CUDA graphs on a GPU)
     out_dir: str = "runs"
 
     def check(self) -> None:

@@ -35,7 +35,7 @@ def train_translation(cfg: TranslateConfig, *, run_dir: str | Path | None = None
         if not resume:
             run.write_meta(cfg.seed, info.device)
         settings = LoopSettings(steps=game.total, log_every=50, ckpt_minutes=5.0, keep_ckpts=2, label="translate",
-                                max_minutes=cfg.max_minutes,
+                                max_minutes=cfg.max_minutes, compile=cfg.compile,
                                 resume_command="gankit translate train --resume {run}")
         trainer = Trainer(game, run, settings, info, resume)
         callbacks = [SampleStrips(game, run.path, cfg.sample_every), TranslationScores(game, run.path, trainer.step)]
