@@ -65,7 +65,11 @@ esac
 echo "running: ${CMD[*]}" | tee "$OUT/command.txt"
 timeout --signal=INT --kill-after=60 "${BUDGET_S:-470}" "${CMD[@]}" 2>&1 | tee "$OUT/train.txt"
 echo "benchmark exited with status ${PIPESTATUS[0]}"
-case "$PART" in semisup-*) "${CMD[@]}" --collect > /dev/null; cp docs/records/semisup_runs.json "$OUT/" ;; esac
+case "$PART" in semisup-*)
+  "${CMD[@]}" --collect > /dev/null
+  cp docs/records/semisup_runs.json "$OUT/"
+  cp docs/experiments/semisup_gpu.md docs/img/semisup_gpu*.png "$OUT/" 2>/dev/null ;;
+esac
 cp docs/results.md "$OUT/"
 tar czf "$OUT/runs.tgz" --exclude='*.safetensors' --exclude='*.pt' "$RUNS"
 ls -la "$OUT"

@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--parallel-seeds", type=int, default=1,
                    help="train this many seeds side by side in one process (one set of kernels: for GPUs)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the losses (CUDA graphs on a GPU)")
+    p.add_argument("--compile", action="store_true", help="capture each step (gankit.capture: torch.compile, CUDA graphs on a GPU)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default: each recipe's)")
     p.add_argument("--tasks", default=",".join(TASKS), help=f"comma list of {', '.join(TASKS)}")
     p.add_argument("--methods", default="ssgan,supervised", help="comma list of ssgan, supervised")
