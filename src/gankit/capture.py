@@ -10,7 +10,7 @@ optimizer step) and the weight averages through torch.compile:
   the code calls ``backward()`` or host logic) is replayed as one launch; TF32 is on for fp32
   matrix products;
 * on the CPU with inductor's C++ kernels (this is what the tests run);
-* learning rates (and a scheduled momentum) live in tensors, so a schedule does not recompile;
+* learning rates live in tensors, so a schedule does not recompile;
 * random numbers come from torch's own generators (inductor's ``fallback_random``): a
   compiled step draws exactly what the eager one draws, so the two compute the same step
   (to float rounding) and a run may switch between them on resume;
@@ -109,14 +109,15 @@ def optimizer_form(optimizer: torch.optim.Optimizer) -> list[dict]:
 
 
 def prepare_optimizer(optimizer: torch.optim.Optimizer, device: torch.device, captured: bool,
-                      form: list[dict], momentum_schedule: bool = False) -> None:
+                      form: list[dict]) -> None:
     """The optimizer's form for this run, also right after a checkpoint (saved in either form) is loaded.
 
-    Eager: the form ``form`` recorded when it was built. Captured: hyperparameters in 0-d tensors,
-    so a schedule changes a value and not the compiled code; Adam in a form torch.compile traces
-    (the fused kernel is opaque to it): on CUDA foreach and capturable, on the CPU one tensor at a
-    time (the only CPU form that takes a tensor learning rate). A scheduled SGD momentum in a
-    tensor costs a data-dependent branch (that optimizer step runs eagerly) but no recompiles.
+    Eager: the form ``form`` recorded when it was built. Captured: the learning rate in a 0-d
+    tensor, so a schedule changes a value and not the compiled code; Adam in a form torch.compile
+    traces (the fused kernel is opaque to it): on CUDA foreach and capturable, on the CPU one
+    tensor at a time (the only CPU form that takes a tensor learning rate). A scheduled SGD
+    momentum stays a float: torch.compile makes it a symbolic input after one recompile (a tensor
+    would cost a data-dependent branch in SGD, a host sync every step).
     """
     graphs = captured and device.type == "cuda"
     for group, built in zip(optimizer.param_groups, form):
@@ -128,11 +129,8 @@ def prepare_optimizer(optimizer: torch.optim.Optimizer, device: torch.device, ca
             state = optimizer.state.get(p, {})
             if isinstance(state.get("step"), Tensor):
                 state["step"] = state["step"].to(p.device if on_device else "cpu", torch.float32)
-        where = device if graphs else "cpu"
-        keys = ["lr"] + (["momentum"] if momentum_schedule and "momentum" in group else [])
-        for key in keys:
-            value = float(group[key])
-            group[key] = torch.tensor(value, device=where) if captured else value
+        lr = float(group["lr"])
+        group["lr"] = torch.tensor(lr, device=device if graphs else "cpu") if captured else lr
 
 
 def set_hyperparameter(group: dict, key: str, value: float) -> None:

@@ -297,7 +297,7 @@ class Trainer:
         """Each optimizer in the form this run steps with; with ``compile``, the updates compiled."""
         device = self.info.device
         for p, form in zip(self.players, forms):
-            capture.prepare_optimizer(p.optimizer, device, self.captured, form, self.game.momentum_schedule is not None)
+            capture.prepare_optimizer(p.optimizer, device, self.captured, form)
         if not self.captured:
             return
         capture.enable_tf32(device)
