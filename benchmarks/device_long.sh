@@ -9,6 +9,9 @@
 #                        estimate on the 10,000 test images (benchmarks/gan_table.py evaluates with -n 10000)
 #   PART=table-mnist-S   every GAN recipe on MNIST at its full length, seed S (0, 1, 2)
 #   PART=table-fashion-S the same on Fashion-MNIST
+#                        (ONLY="gan2014 dcgan": some of the recipes, to split a part that does not fit
+#                        its call: checkpoints do not come back, so a part stopped by its time box
+#                        starts over in the next call)
 #
 # Here, once (data/ and wheels/ are git-ignored; the device machine sees only the checkout and has no
 # registry: bring what its image lacks as wheels):
@@ -40,7 +43,7 @@ GAN_RUNS=benchmarks/runs/gan_table_gpu
 table() {   # dataset, seed: every recipe at full length
   RUNS=$GAN_RUNS
   CMD=(python3 benchmarks/gan_table.py --datasets "$1" --first-seed "$2" --compile --quiet --runs "$RUNS"
-       -n 10000 --record "$OUT/gan_table.json" --out "$OUT/gan_table.md" ${EXTRA:-})
+       -n 10000 --record "$OUT/gan_table.json" --out "$OUT/gan_table.md" ${ONLY:+--only $ONLY} ${EXTRA:-})
 }
 case "$PART" in
   semisup-paper|semisup-pi)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -136,14 +137,16 @@ def busy_share(trainer: Trainer, steps: int, sync) -> float:
     return kernels / wall_us
 
 
-def table(rows: list[dict], args, machine: str) -> str:
+def table(rows: list[dict], args, machine: str, command: str) -> str:
     cuda = args.device.startswith("cuda")
     lines = [f"## Step speed on {machine}", "",
-             f"Command: `{command_line()}`", "",
+             f"Command: `{command}`", "",
              f"{args.steps} steps timed after {args.warmup} warm-up steps (the warm-up includes compiling). "
              + ("GPU busy from the profiler over " + f"{args.profile} more steps. " if cuda else "")
              + ("Tiny settings (a flow check: small data, few steps); not a speed claim. " if args.tiny else ""),
              "",
+             "The semi-supervised game has no DataLoader row: its batches are index tensors into data already "
+             "on the device.", "",
              "| workload | mode | ms / step | steps / s | images / s | warm-up s | GPU busy | peak GPU GiB |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -192,7 +195,7 @@ def command_line() -> str:
     return " ".join(["python", "benchmarks/step_speed.py", *sys.argv[1:]])
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
@@ -206,7 +209,19 @@ def main() -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--doc", type=Path, default=DOC)
     parser.add_argument("--record", type=Path, default=RECORD)
-    args = parser.parse_args()
+    parser.add_argument("--render-only", action="store_true", help="measure nothing: rewrite the page from the record")
+    return parser
+
+
+PARSER = arguments()
+
+
+def main() -> None:
+    args = PARSER.parse_args()
+    if args.render_only:
+        render(json.loads(args.record.read_text()), args.doc)
+        print(f"wrote {args.doc}")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     device = distributed.pick_device(args.device)
@@ -241,12 +256,21 @@ def main() -> None:
 
 def write(rows: list[dict], args, device: torch.device) -> None:
     machine = machine_description(device)
-    update_section(f"steps-{device.type}", table(rows, args, machine), path=args.doc, summary=False, header=HEADER)
     record = json.loads(args.record.read_text()) if args.record.is_file() else {}
     record[device.type] = {"machine": machine, "command": command_line(), "tiny": args.tiny,
                            "captured_vs_eager": args.same, "rows": rows}
     atomic_write_text(args.record, json.dumps(record, indent=1) + "\n")
-    update_section("gpu", gpu_commands("cuda" in record), path=args.doc, summary=False, header=HEADER)
+    render(record, args.doc)
+
+
+def render(record: dict, doc: Path) -> None:
+    """The page's sections from the record: one table per device, and the GPU commands."""
+    for kind, entry in record.items():
+        settings = PARSER.parse_args(shlex.split(entry["command"])[2:])   # the settings it ran with
+        settings.device, settings.same = kind, entry.get("captured_vs_eager")
+        update_section(f"steps-{kind}", table(entry["rows"], settings, entry["machine"], entry["command"]),
+                       path=doc, summary=False, header=HEADER)
+    update_section("gpu", gpu_commands("cuda" in record), path=doc, summary=False, header=HEADER)
 
 
 def gpu_commands(measured: bool) -> str:
@@ -273,6 +297,11 @@ def gpu_commands(measured: bool) -> str:
         "    PART=gan2014 bash benchmarks/device_long.sh            # the 2014 GAN, then Parzen on 10,000 test images",
         "    PART=table-mnist-0 bash benchmarks/device_long.sh      # every GAN recipe at full length, seed 0 (1, 2)",
         "    PART=table-fashion-0 bash benchmarks/device_long.sh    # the same on Fashion-MNIST",
+        "",
+        "A table part that does not finish in its call is split by recipe (`ONLY=\"gan2014 dcgan\"`): run "
+        "folders come back without checkpoints, so a stopped part starts over. The GAN parts' runs.tgz, "
+        "unpacked here, feed `python benchmarks/gan_table.py --collect --runs benchmarks/runs/gan_table_gpu`, "
+        "which puts their rows in the GAN table in place of the CPU rows of the same recipe, data and seed.",
     ])
 
 
