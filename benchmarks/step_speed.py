@@ -133,7 +133,8 @@ def busy_share(trainer: Trainer, steps: int, sync) -> float:
             trainer.train_step()
         sync()
         wall_us = (time.perf_counter() - start) * 1e6
-    kernels = sum(e.device_time for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+    # device-side events (kernels, copies): their own time ranges (the profiler's wall includes its overhead)
+    kernels = sum(e.time_range.elapsed_us() for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
     return kernels / wall_us
 
 
