@@ -119,8 +119,11 @@ def measure(trainer: Trainer, images_per_step: int, args, device: torch.device) 
            "images_per_s": round(images_per_step * 1000 / ms), "warmup_s": round(warmup_s, 1),
            "gpu_busy": None, "peak_mem_gib": None}
     if cuda:
-        row["gpu_busy"] = round(busy_share(trainer, args.profile, sync), 3)
         row["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+        try:   # never tried on a GPU while this was written: a profiler failure must not cost the timings
+            row["gpu_busy"] = round(busy_share(trainer, args.profile, sync), 3)
+        except Exception as exc:
+            print(f"profiler: {type(exc).__name__}: {exc}", flush=True)
     return row
 
 
