@@ -175,12 +175,13 @@ def arms_markdown(rows: list[dict]) -> list[str]:
                    ""] if (IMAGES.parent / picture).is_file() else []),
                 "| arm | test error % (mean ± std over seeds) | generated share | classifier minutes |",
                 "|---|---|---|---|"]
-        errors = {}
+        errors, shares = {}, {}
         for arm in ARMS:
             got = [r["arms"][arm] for r in mine if arm in r["arms"]]
             if not got:
                 continue
             errors[arm] = [g["test_error_rate"] for g in got]
+            shares[arm] = got[0]["generated_share"]
             out.append(f"| {arm} | {_ms(errors[arm])} | {got[0]['generated_share']:.2f} | "
                        f"{statistics.mean(g['seconds'] for g in got) / 60:.1f} |")
         gan_min = [r["gan_seconds"] / 60 for r in mine if r.get("gan_seconds")]
@@ -191,17 +192,19 @@ def arms_markdown(rows: list[dict]) -> list[str]:
                 + f". Ran on {'; '.join(sorted({r['machine'] for r in mine}))}.", ""]
         out += verdicts(errors, labels, len(seeds))
         semi = semisup_beside(dataset, labels)
-        if semi:
-            best = min((statistics.mean(a) for a in errors.values()), default=None)
+        if semi and errors:
+            best_arm = min(errors, key=lambda a: statistics.mean(errors[a]))
+            best = statistics.mean(errors[best_arm])
             lines = [f"`gankit semisup` ({s['task']}, {s['epochs']} epochs, seed(s) {', '.join(map(str, s['seeds']))}): "
                      f"{_ms([e / tested for e in s['errors']])} %" for s in semi[:3]]
             top = semi[0]
             semi_mean = statistics.mean(top["errors"]) / tested
-            winner = ("the semi-supervised GAN (its classifier trained on the unlabelled images too)"
-                      if best is not None and semi_mean < best else "the GAN as a sample source")
+            winner = ("the semi-supervised GAN (its classifier trained on the unlabelled images too)" if semi_mean < best
+                      else f"the GAN as a sample source ({best_arm})" if shares[best_arm] > 0
+                      else f"neither use of a GAN: the best arm, {best_arm}, has no generated images")
             out += ["**The semi-supervised GAN on the same labels** (docs/records/semisup_runs.json; the same "
                     "balanced draw per seed): " + "; ".join(lines) + f". Which use wins here: **{winner}** "
-                    f"({100 * semi_mean:.2f} % against the best arm's {100 * best:.2f} %; seeds differ where the "
+                    f"({100 * semi_mean:.2f} % against the best arm's ({best_arm}) {100 * best:.2f} %; seeds differ where the "
                     f"lists do).", ""]
         else:
             out += [f"No semi-supervised GAN run on {dataset} with {labels} labels is in "
