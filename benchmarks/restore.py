@@ -12,7 +12,8 @@ the run (an oracle needing the clean photo, to measure the rule).
     python benchmarks/restore.py --render-only                        # rewrite the docs from the rows
     python benchmarks/restore.py --size 512 --recipes dip --device cuda --workers 3   # the paper's table
 
-Rows are appended to --rows as fits finish (a killed run keeps them; a rerun skips them). The
+Rows are appended to --rows (docs/records/restore_rows.jsonl, committed) as fits finish (a killed run keeps
+them; a rerun skips them). The
 section goes to docs/results.md (``--doc PATH``: elsewhere, e.g. a scratch file), every fit to
 docs/experiments/restore.md, and the strips of the first photo to docs/img/restore_*.png.
 """
@@ -150,8 +151,13 @@ def run_dip(job: dict, overrides: list[str], device: str, strip_dir: Path | None
             "log": [(r["step"], round(r["psnr"], 3)) for r in record.record["log"]]}
 
 
+def _claims(args) -> Path:
+    """Where workers mark the fits they took: beside the runs (git-ignored), not beside the committed rows."""
+    return ROOT / "benchmarks" / "runs" / f"{args.rows.stem}.claims"
+
+
 def _claim_path(args, job: dict) -> Path:
-    return args.rows.with_suffix(".claims") / "_".join(map(str, key(job))).replace("/", "-")
+    return _claims(args) / "_".join(map(str, key(job))).replace("/", "-")
 
 
 def claim(args, job: dict) -> bool:
@@ -350,7 +356,8 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], help="override for every DIP fit (key=value)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--rows", type=Path, default=ROOT / "benchmarks" / "runs" / "restore_rows.jsonl")
+    p.add_argument("--rows", type=Path, default=ROOT / "docs" / "records" / "restore_rows.jsonl",
+                   help="the rows of every fit (committed: the page is rendered from them alone)")
     p.add_argument("--fresh", action="store_true", help="start the rows file over")
     p.add_argument("--render-only", action="store_true")
     p.add_argument("--doc", type=Path, default=None, help="write the section to this file instead of docs/results.md")
@@ -408,7 +415,7 @@ def measure(args, jobs: list[dict], done: set, strip_dir: Path) -> None:
     """The classical methods here, the DIP fits here or in --workers child processes."""
     if args.budget_s:
         args.deadline = time.time() + args.budget_s
-    shutil.rmtree(args.rows.with_suffix(".claims"), ignore_errors=True)   # claims of an earlier, stopped run
+    shutil.rmtree(_claims(args), ignore_errors=True)   # claims of an earlier, stopped run
     children = []
     if args.workers > 1:
         base_cmd = [sys.executable, __file__, *_passed_args(), "--deadline", str(args.deadline or 0)]
