@@ -66,14 +66,15 @@ def compiled(fn: Callable, device: torch.device, notice: Notice, what: str,
     vectors) are put back. A genuine error fails the eager rerun too, and is raised from there.
     """
     fast = torch.compile(fn, options=options(device))
-    calls, eager = [0], []
+    calls, eager = 0, False
 
     def run(*args, **kwargs):
+        nonlocal calls, eager
         if eager:
             return fn(*args, **kwargs)
-        calls[0] += 1
+        calls += 1
         streams = _random_states(device)
-        saved = [b.clone() for b in buffers()] if calls[0] <= 3 else None   # later recompiles are rare
+        saved = [b.clone() for b in buffers()] if calls <= 3 else None   # later recompiles are rare
         try:
             return fast(*args, **kwargs)
         except GankitError:   # the user's input, not the compiler: eager would say the same
@@ -81,7 +82,7 @@ def compiled(fn: Callable, device: torch.device, notice: Notice, what: str,
         except Exception as exc:
             lines = str(exc).strip().splitlines()
             notice(f"compile: {what} runs eagerly ({type(exc).__name__}: {lines[-1][:160] if lines else ''})")
-            eager.append(True)
+            eager = True
             _set_random_states(device, streams)
             if saved:
                 torch._foreach_copy_(buffers(), saved)
@@ -133,12 +134,12 @@ def prepare_optimizer(optimizer: torch.optim.Optimizer, device: torch.device, ca
         group["lr"] = torch.tensor(lr, device=device if graphs else "cpu") if captured else lr
 
 
-def set_hyperparameter(group: dict, key: str, value: float) -> None:
-    """A schedule's value for this step: written into the tensor when the group holds one."""
-    if isinstance(group[key], Tensor):
-        group[key].fill_(value)
+def set_lr(group: dict, value: float) -> None:
+    """The schedule's learning rate for this step: written into the tensor when the group holds one."""
+    if isinstance(group["lr"], Tensor):
+        group["lr"].fill_(value)
     else:
-        group[key] = value
+        group["lr"] = value
 
 
 def step_begins(device: torch.device) -> None:

@@ -374,9 +374,9 @@ class Trainer:
             reseed(seed % 2**62, self.info.device)
         for p in self.players:   # schedules are functions of the step: nothing to save
             for group in p.optimizer.param_groups:
-                capture.set_hyperparameter(group, "lr", game.lr_schedule(p.lr, s))
+                capture.set_lr(group, game.lr_schedule(p.lr, s))
                 if game.momentum_schedule is not None:
-                    capture.set_hyperparameter(group, "momentum", game.momentum_schedule(s))
+                    group["momentum"] = game.momentum_schedule(s)
         stats: dict[str, Tensor] = {}
         for phase in game.phases:
             with self._others_frozen(phase), phase.context():
