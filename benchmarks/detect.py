@@ -6,7 +6,9 @@
 
 1. ``generators``: each gankit recipe of benchmarks/gan_table.py that the issue names (2014 MLP,
    DCGAN, WGAN-GP, hinge + spectral norm, conditional) trained briefly on the CPU (GENERATOR_STEPS),
-   then its FID on gankit's domain backbone with ``gankit evaluate``'s protocol, n = 2000.
+   then its FID on gankit's domain backbone with ``gankit evaluate``'s protocol, n = 2000; on MNIST
+   also a CycleGAN between MNIST and the 8x8 digits (TRANSLATION), whose digits -> MNIST translations
+   are tested on and never learnt from.
 2. ``matrix``: per dataset and seed, one detector (recipe wang2020_small) per generator, trained on
    that generator's samples, plus one per generator trained on all the others (leave one out);
    each scored with gankit.detect.evaluate_detector on 2000 real test images and 2000 samples
@@ -48,6 +50,12 @@ IMAGES = ROOT / "docs" / "img"
 # are weak (their FIDs are on the page). The 2014 MLP is ten times cheaper per step; WGAN-GP's five
 # critic steps make it five times dearer.
 GENERATOR_STEPS = {"gan2014": 10000, "dcgan": 2000, "wgangp": 1000, "hinge_sn": 2000, "conditional": 2000}
+# Tested on, never learnt from: CycleGAN translations of scikit-learn's 8x8 digits into MNIST (every
+# digits image, train and test splits; the CPU recipe between MNIST and digits at MNIST's 28 x 28 grey,
+# direction b2a). MNIST only: gankit has no translation into Fashion-MNIST.
+TRANSLATION = {"label": "cyclegan", "dataset": "mnist", "recipe": "cyclegan_cpu",
+               "overrides": ["domain_b=digits", "image_size=28", "channels=1"]}
+SOURCES = [*GENERATOR_STEPS, TRANSLATION["label"]]   # the matrix's columns, in order
 DATASETS = ("mnist", "fashion-mnist")
 FID_SAMPLES = 2000
 DETECTOR_RECIPE = "wang2020_small"
@@ -120,6 +128,58 @@ def train_generator(label: str, dataset: str, args) -> dict:
     return row
 
 
+def translations_dir(runs: Path) -> Path:
+    """The translated images, a folder named so that reports call the source cyclegan-mnist."""
+    return runs / "translations" / f"{TRANSLATION['label']}-{TRANSLATION['dataset']}"
+
+
+def translation_ready(runs: Path) -> bool:
+    path = generator_dir(runs, TRANSLATION["label"], TRANSLATION["dataset"]) / "generator.json"
+    return path.is_file() and translations_dir(runs).is_dir()
+
+
+def train_translation_source(args) -> dict:
+    """Train (or finish) the CycleGAN, then write every digits image translated into MNIST as a PNG."""
+    from PIL import Image
+
+    from gankit.translate import load_translate_config, train_translation
+    from gankit.translate.apply import load_translator
+    from gankit.translate.domains import load_domain
+    label, dataset = TRANSLATION["label"], TRANSLATION["dataset"]
+    overrides = [*TRANSLATION["overrides"], "seed=0"] + ([f"data_root={args.data_root}"] if args.data_root else [])
+    cfg = load_translate_config(TRANSLATION["recipe"], overrides)
+    run_dir = generator_dir(args.runs, label, dataset)
+    result = train_translation(cfg, run_dir=run_dir, resume=bool(list_checkpoints(run_dir / "checkpoints")),
+                               progress=not args.quiet)
+    if result.interrupted:
+        raise SystemExit(f"{run_dir}: stopped at step {result.step}; run the same command again to resume")
+    G, _, _ = load_translator(run_dir, "b2a")
+    out = translations_dir(args.runs)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for split in ("train", "test"):
+        x = load_domain("digits", split, cfg.image_size, cfg.channels).x
+        with torch.no_grad():
+            y = torch.cat([G(batch.float() / 127.5 - 1) for batch in x.split(256)])
+        for image in y.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8):
+            Image.fromarray(image[0].numpy()).save(out / f"{split}-{count:05d}.png")
+            count += 1
+    last = json.loads(list_checkpoints(run_dir / "checkpoints")[-1].read_text())
+    row = {"label": label, "dataset": dataset, "recipe": TRANSLATION["recipe"], "overrides": TRANSLATION["overrides"],
+           "steps": last["step"], "recipe_steps": last["step"], "train_s": last.get("wall_seconds"),
+           "fid": result.scores.get("fid_ba"), "fid_floor": None, "fid_samples": cfg.eval_samples,
+           "images": count, "machine": machine_description("cpu"), "command": command_line()}
+    atomic_write_text(run_dir / "generator.json", json.dumps(row, indent=1) + "\n")
+    return row
+
+
+def held_out_only(runs: Path, dataset: str) -> dict[str, Path]:
+    """The sources no detector learns from that are ready for ``dataset`` (label -> image folder)."""
+    if dataset == TRANSLATION["dataset"] and translation_ready(runs):
+        return {TRANSLATION["label"]: translations_dir(runs)}
+    return {}
+
+
 # --- 2. the matrix -------------------------------------------------------------------
 
 def matrix_rows() -> list[tuple[str, list[str]]]:
@@ -142,10 +202,11 @@ def run_cell(dataset: str, row: str, trained_on: list[str], seed: int, args) -> 
     None while generators are missing: it trains once its own are there, is scored once all are."""
     folder = args.runs / "detectors" / f"{dataset}-{row}-s{seed}"
     cell_path = folder / "cell.json"
+    extra = held_out_only(args.runs, dataset)
     if cell_path.is_file():
         cell = json.loads(cell_path.read_text())
-        if cell.get("n") == args.n:
-            return cell
+        if cell.get("n") == args.n and set(extra) <= set(cell["results"][CNN]["clean"]):
+            return cell   # scored on every source there is (a new one: scored again, not retrained)
     gens = {label: generator_dir(args.runs, label, dataset) for label in GENERATOR_STEPS}
     ready = {label for label in GENERATOR_STEPS if generator_ready(args.runs, label, dataset)}
     if not set(trained_on) <= ready:
@@ -164,10 +225,11 @@ def run_cell(dataset: str, row: str, trained_on: list[str], seed: int, args) -> 
     if ready != set(GENERATOR_STEPS):
         return None   # trained; scored once every generator is there
     last = json.loads(list_checkpoints(folder / "checkpoints")[-1].read_text())
-    report = evaluate_detector(folder, [str(p) for p in gens.values()], n=args.n, baselines=True,
-                               data_root=args.data_root)
+    report = evaluate_detector(folder, [str(p) for p in [*gens.values(), *extra.values()]], n=args.n,
+                               baselines=True, data_root=args.data_root)
     cell = {"dataset": dataset, "row": row, "seed": seed, "trained_on": trained_on, "steps": last["step"],
-            "n": args.n, "train_s": last.get("wall_seconds"), "eval_s": report["seconds"],
+            "n": args.n, "images": {k.removesuffix(f"-{dataset}"): v for k, v in report["images"].items()},
+            "train_s": last.get("wall_seconds"), "eval_s": report["seconds"],
             "load_average": {"before": load_before, "after": load_average()},
             "machine": machine_description("cpu"), "command": command_line(),
             "results": _compact(report["results"], dataset)}
@@ -190,7 +252,7 @@ def gathered(runs: Path, record: Path) -> dict:
         cells[(c["dataset"], c["row"], c["seed"])] = c
     order = {name: i for i, (name, _) in enumerate(matrix_rows())}
     return {"generators": sorted(gens.values(), key=lambda g: (DATASETS.index(g["dataset"]),
-                                                                list(GENERATOR_STEPS).index(g["label"]))),
+                                                                SOURCES.index(g["label"]))),
             "cells": sorted(cells.values(), key=lambda c: (DATASETS.index(c["dataset"]), order[c["row"]],
                                                            c["seed"]))}
 
@@ -206,7 +268,14 @@ def _stat(values: list[float]) -> str:
 
 
 def _values(cells: list[dict], row: str, method: str, perturbation: str, source: str, metric: str) -> list[float]:
-    return [c["results"][method][perturbation][source][metric] for c in cells if c["row"] == row]
+    return [c["results"][method][perturbation][source][metric] for c in cells
+            if c["row"] == row and source in c["results"][method][perturbation]]
+
+
+def columns(cells: list[dict]) -> list[str]:
+    """The sources the cells were tested on, in SOURCES order."""
+    seen = {s for c in cells for s in c["results"][CNN]["clean"]}
+    return [s for s in SOURCES if s in seen]
 
 
 def _own_and_held_out(cells: list[dict], method: str, perturbation: str, metric: str) -> tuple[list, list, list]:
@@ -222,18 +291,19 @@ def _own_and_held_out(cells: list[dict], method: str, perturbation: str, metric:
     return own, held, logo
 
 
-def matrix_table(cells: list[dict], method: str, perturbation: str, metric: str, labels: list[str]) -> list[str]:
+def matrix_table(cells: list[dict], method: str, perturbation: str, metric: str) -> list[str]:
     """Rows: trained on; columns: tested on; the diagonal in bold; the leave-one-out row last."""
+    labels = columns(cells)
     lines = ["| trained on ↓ / tested on → | " + " | ".join(labels) + " | mean held-out |",
              "|---|" + "---|" * (len(labels) + 1)]
-    for row in labels:
+    for row in GENERATOR_STEPS:
         if not any(c["row"] == row for c in cells):
             continue
         out = []
         for source in labels:
             text = _stat(_values(cells, row, method, perturbation, source, metric))
             out.append(f"**{text}**" if source == row else text)
-        held = [statistics.mean(c["results"][method][perturbation][s][metric] for s in labels if s != row)
+        held = [statistics.mean(v[metric] for s, v in c["results"][method][perturbation].items() if s != row)
                 for c in cells if c["row"] == row]
         lines.append(f"| {row} | " + " | ".join(out) + f" | {_stat(held)} |")
     logo = [_stat(_values(cells, LOGO + s, method, perturbation, s, metric)) for s in labels]
@@ -257,17 +327,19 @@ def methods_table(cells: list[dict], perturbations: list[str]) -> list[str]:
     return lines
 
 
-def failures(cells: list[dict], labels: list[str], dataset: str, limit: int = 8) -> list[str]:
+def failures(cells: list[dict], dataset: str, limit: int = 8) -> list[str]:
     """Where the CNN fails, worst first: held-out or perturbed cells with AP under 90 % or accuracy
     under 60 %, averaged over seeds, with which side (real or generated) the errors fall on."""
     found = []
     rows = sorted({c["row"] for c in cells}, key=[r for r, _ in matrix_rows()].index)
     perturbations = list(cells[0]["results"][CNN])
     for row in rows:
-        sources = [row.removeprefix(LOGO)] if row.startswith(LOGO) else labels
+        sources = [row.removeprefix(LOGO)] if row.startswith(LOGO) else columns(cells)
         for p in perturbations:
             for s in sources:
-                mine = [c["results"][CNN][p][s] for c in cells if c["row"] == row]
+                mine = [c["results"][CNN][p][s] for c in cells if c["row"] == row and s in c["results"][CNN][p]]
+                if not mine:
+                    continue
                 ap, acc = (statistics.mean(r[k] for r in mine) for k in ("ap", "accuracy"))
                 if ap < 0.90 or acc < 0.60:
                     real_acc, fake_acc = (statistics.mean(r[k] for r in mine) for k in ("real_accuracy",
@@ -303,8 +375,10 @@ def generators_table(gens: list[dict]) -> list[str]:
     for g in gens:
         extra = f" + {' '.join(g['overrides'])}" if g["overrides"] else ""
         minutes = "–" if g.get("train_s") is None else f"{g['train_s'] / 60:.0f}"
+        fid = f"{g['fid']:.1f} ({g['fid_floor']:.1f})" if g["fid_floor"] is not None else \
+            f"{g['fid']:.1f} (translation run's, n = {g['fid_samples']})"
         lines.append(f"| {g['label']} | {g['dataset']} | `{g['recipe']}`{extra} | {g['steps']} ({g['recipe_steps']}) "
-                     f"| {g['fid']:.1f} ({g['fid_floor']:.1f}) | {minutes} |")
+                     f"| {fid} | {minutes} |")
     return lines
 
 
@@ -355,10 +429,12 @@ def section(data: dict) -> str:
         "test images. **These generators are weak, and weak generators are easy to detect: better generators "
         "are harder to detect**, so every AP below is an upper bound for what this detector would do against "
         "well-trained GANs (Wang et al.'s ProGAN-trained detector falls to AP 88 on BigGAN and 64 on SAN). "
-        "CycleGAN and restoration outputs are not in the matrix: gankit had no CycleGAN when this ran, and "
-        "restored images are mostly real pixels, a different question.", "",
+        "On MNIST a sixth source is tested on and never learnt from: scikit-learn's 8x8 digits (every image, "
+        "another population of writers and scanner) translated into MNIST by gankit's CycleGAN (`cyclegan_cpu` "
+        "with `domain_b=digits image_size=28 channels=1`, direction b2a); its FID is the translation run's own "
+        "(digits -> MNIST against MNIST test images, n in the table). Restoration outputs are not in the "
+        "matrix: a restored photo is mostly real pixels, a different question.", "",
         *generators_table(gens), ""]
-    labels = list(GENERATOR_STEPS)
     for dataset in DATASETS:
         mine = [c for c in cells if c["dataset"] == dataset]
         if not mine:
@@ -373,17 +449,18 @@ def section(data: dict) -> str:
         lines += [f"### {dataset}: the CNN's AP (%), clean images", "",
                   f"Seeds {', '.join(map(str, seeds))}: {len(mine)} detectors"
                   + (f"; rows with fewer seeds: {', '.join(fewer)}" if fewer else "") + ".", "",
-                  *matrix_table(mine, CNN, "clean", "ap", labels), "",
+                  *matrix_table(mine, CNN, "clean", "ap"), "",
                   f"### {dataset}: the CNN's accuracy (%) at 0.5, clean images", "",
-                  *matrix_table(mine, CNN, "clean", "accuracy", labels), "",
+                  *matrix_table(mine, CNN, "clean", "accuracy"), "",
                   f"### {dataset}: the CNN beside the baselines, clean and perturbed", "",
-                  "Own generator: the diagonal; held-out: each row's mean over the other four generators; "
-                  "leave one out: the bottom row. Mean ± std over the rows and seeds.", "",
+                  "Own generator: the diagonal; held-out: each row's mean over the other sources (the other "
+                  "four GANs, and on MNIST the CycleGAN translations); leave one out: the bottom row. Mean ± std "
+                  "over the rows and seeds.", "",
                   *methods_table(mine, list(mine[0]["results"][CNN])), "",
                   f"![AP matrices on {dataset}](img/detect_{dataset}.png)", "",
                   f"What the detectors see (real test images, evaluation samples, one DCGAN sample perturbed): "
                   f"[docs/img/detect_examples_{dataset}.png](img/detect_examples_{dataset}.png).", "",
-                  f"### {dataset}: where the CNN fails", "", *failures(mine, labels, dataset), "",
+                  f"### {dataset}: where the CNN fails", "", *failures(mine, dataset), "",
                   f"### {dataset}: issue 28's bar", "", *verdict(mine), ""]
     lines += ["Every matrix (each method, each perturbation) and every detector's timings: "
               "[docs/experiments/detect.md](experiments/detect.md). Record: `docs/records/detect.json`.", ""]
@@ -391,7 +468,6 @@ def section(data: dict) -> str:
 
 
 def experiments_page(data: dict) -> str:
-    labels = list(GENERATOR_STEPS)
     lines = ["# Experiment log: real-vs-generated detection", "",
              "Written by `benchmarks/detect.py doc` with the section `detect` of [docs/results.md](../results.md). "
              "AP (%) matrices, mean ± std over seeds: rows trained on, columns tested on.", ""]
@@ -401,10 +477,10 @@ def experiments_page(data: dict) -> str:
             continue
         for method in mine[0]["results"]:
             for p in mine[0]["results"][method]:
-                lines += [f"## {dataset}, {method}, {p}: AP", "", *matrix_table(mine, method, p, "ap", labels), "",
+                lines += [f"## {dataset}, {method}, {p}: AP", "", *matrix_table(mine, method, p, "ap"), "",
                           f"## {dataset}, {method}, {p}: accuracy at 0.5", "",
-                          *matrix_table(mine, method, p, "accuracy", labels), ""]
-        lines += [f"## {dataset}: every cell where the CNN fails", "", *failures(mine, labels, dataset, 10_000), ""]
+                          *matrix_table(mine, method, p, "accuracy"), ""]
+        lines += [f"## {dataset}: every cell where the CNN fails", "", *failures(mine, dataset, 10_000), ""]
     lines += ["## Detectors", "", "| data | row | seed | steps | train s | eval s | load average before / after |",
               "|---|---|---|---|---|---|---|"]
     for c in data["cells"]:
@@ -420,17 +496,22 @@ def figure(cells: list[dict], dataset: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    labels = list(GENERATOR_STEPS)
-    rows = [r for r in labels if any(c["row"] == r for c in cells)]
+    labels = columns(cells)
+    rows = [r for r in GENERATOR_STEPS if any(c["row"] == r for c in cells)]
     methods = list(cells[0]["results"])
     fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.8), constrained_layout=True)
     for ax, method in zip(np.atleast_1d(axes), methods):
-        grid = [[100 * statistics.mean(_values(cells, r, method, "clean", s, "ap")) for s in labels] for r in rows]
-        logo = [_values(cells, LOGO + s, method, "clean", s, "ap") for s in labels]
+        def mean(values: list[float]) -> float:
+            return 100 * statistics.mean(values) if values else float("nan")
+        grid = [[mean(_values(cells, r, method, "clean", s, "ap")) for s in labels] for r in rows]
+        logo = [_values(cells, LOGO + s, method, "clean", s, "ap") for s in GENERATOR_STEPS]
         names = rows + (["leave one out"] if all(logo) else [])
-        grid = np.array(grid + ([[100 * statistics.mean(v) for v in logo]] if all(logo) else []))
+        grid = np.array(grid + ([[mean(_values(cells, LOGO + s, method, "clean", s, "ap")) for s in labels]]
+                                if all(logo) else []))
         image = ax.imshow(grid, vmin=50, vmax=100, cmap="viridis")
         for (i, j), v in np.ndenumerate(grid):
+            if v != v:   # nan: not measured (the translations have no leave-one-out row)
+                continue
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", color="white" if v < 80 else "black", fontsize=8)
         ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
         ax.set_yticks(range(len(names)), names)
@@ -450,11 +531,14 @@ def examples_figure(runs: Path, dataset: str, path: Path, data_root: str | None)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from gankit.detect import EVAL_NOISE_SEED, PERTURBATIONS, generated_images, load_fake_source, real_images
+    from gankit.detect.images import folder_images
     gens = {g: generator_dir(runs, g, dataset) for g in GENERATOR_STEPS}
     if not all(generator_ready(runs, g, dataset) and list_checkpoints(p / "checkpoints") for g, p in gens.items()):
         return False   # the run folders are gone (a later session): the last figure stays
     strips = {"real (test)": real_images(dataset, "test", 8, 0, data_root)}
     strips.update({g: generated_images(load_fake_source(p), 8, EVAL_NOISE_SEED) for g, p in gens.items()})
+    for label, folder in held_out_only(runs, dataset).items():
+        strips[label] = folder_images(folder, 8, tuple(strips["dcgan"].shape[1:]), EVAL_NOISE_SEED)
     one = strips["dcgan"][:1]
     strips["dcgan, perturbed"] = torch.cat([perturb(one) for perturb in PERTURBATIONS.values()])
     fig, axes = plt.subplots(len(strips), 1, figsize=(6, 0.9 * len(strips)), constrained_layout=True)
@@ -493,7 +577,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="stage", required=True)
     gens = sub.add_parser("generators", help="train the GANs the detectors are measured on, and their FID")
-    gens.add_argument("--only", nargs="+", choices=list(GENERATOR_STEPS), default=list(GENERATOR_STEPS))
+    gens.add_argument("--only", nargs="+", choices=SOURCES, default=SOURCES)
     matrix = sub.add_parser("matrix", help="train and score the detectors, then write the page")
     matrix.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     matrix.add_argument("--rows", nargs="+", default=None, help="only these rows (e.g. dcgan without-dcgan)")
@@ -518,7 +602,10 @@ def main() -> None:
     if args.stage == "generators":
         for dataset in args.datasets:
             for label in args.only:
-                print(json.dumps(train_generator(label, dataset, args)), flush=True)
+                if label in GENERATOR_STEPS:
+                    print(json.dumps(train_generator(label, dataset, args)), flush=True)
+                elif dataset == TRANSLATION["dataset"]:
+                    print(json.dumps(train_translation_source(args)), flush=True)
     elif args.stage == "matrix":
         known = [name for name, _ in matrix_rows()]
         wanted = args.rows or known

@@ -18,7 +18,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 HEADER = ("# Results\n\nEvery table below was written by the benchmark script named in it; rerun that "
           "command to reproduce it. Nothing here is typed in by hand.\n")
 ORDER = ("summary", "gans", "semisup", "semisup_fashion", "semisup_speed", "attacks", "privacy", "translate",
-         "restore", "detect", "fairness", "augment")
+         "restore", "provenance", "detect", "fairness", "augment")
 _SECTION = re.compile(r"<!-- BEGIN (\S+) -->\n(.*?)\n<!-- END \1 -->", re.S)
 
 

@@ -270,3 +270,26 @@ def test_the_loaded_detector_scores_as_the_trained_one(detector, gans):
     x = digits(20)
     np.testing.assert_allclose(CNNScorer(model).scores(x), CNNScorer(game.model).scores(x), rtol=1e-6)
     assert ((CNNScorer(model).scores(x) >= 0) & (CNNScorer(model).scores(x) <= 1)).all()
+
+
+def test_a_folder_of_images_is_a_held_out_source(detector, gans, tmp_path):
+    from gankit.detect.images import folder_images, real_images
+    folder = tmp_path / "translated"
+    folder.mkdir()
+    for i, image in enumerate(generated_images(load_fake_source(gans[1]), 30, 5)):
+        Image.fromarray(image[0].numpy()).save(folder / f"{i:03d}.png")
+    report = evaluate_detector(detector, [folder], n=20, out=tmp_path / "report.json")
+    assert report["images"] == {"first": 20, "translated": 20}   # a random 20 of the 30
+    model, _ = load_detector(detector)
+    scorer = CNNScorer(model)
+    shown = folder_images(folder, 20, (1, 8, 8), EVAL_NOISE_SEED)
+    assert len({tuple(x.flatten().tolist()) for x in shown}) == 20
+    expected = detection_scores(scorer.scores(real_images("digits", "test", 20, 0, None)), scorer.scores(shown))
+    assert report["results"][CNN]["clean"]["translated"] == pytest.approx(expected)
+    fewer = evaluate_detector(detector, [folder], n=40, out=tmp_path / "report.json")
+    assert fewer["images"] == {"first": 40, "translated": 30}
+    r = fewer["results"][CNN]["clean"]["translated"]
+    assert r["accuracy"] == pytest.approx((r["real_accuracy"] + r["fake_accuracy"]) / 2)   # balanced, 40 vs 30
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(folder / "odd.png")
+    with pytest.raises(DataError, match="1 of 31 images are not 8x8"):
+        evaluate_detector(detector, [folder], n=20, out=tmp_path / "report.json")

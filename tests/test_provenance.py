@@ -103,3 +103,36 @@ def test_sample_sign_and_verify_from_the_cli(keys, tmp_path, monkeypatch):
     files[1].write_bytes(bytes(data))
     result = runner.invoke(app, ["verify", *map(str, files[:2])])
     assert result.exit_code == 1 and "Invalid" in result.output   # any Invalid file: status 1
+
+
+def test_restore_sign_marks_a_restored_photo_and_names_its_source(keys, tmp_path, monkeypatch):
+    from gankit.provenance import RESTORED
+    from gankit.provenance.files import file_sha256
+    from gankit.restore.corrupt import add_noise
+    from gankit.restore.images import save_image
+    from gankit.restore.photos import photo
+    save_image(add_noise(photo("astronaut", 32), 25 / 255, seed=0, clip=True), tmp_path / "noisy.png")
+    monkeypatch.setenv("GANKIT_KEYS", str(keys.folder))
+    tiny = ["--set", "channels_down=[8, 8, 8, 8, 8]", "--set", "channels_up=[8, 8, 8, 8, 8]", "--set",
+            "channels_skip=[4, 4, 4, 4, 4]", "--set", "input_channels=8", "--iterations", "4", "--device", "cpu",
+            "--no-progress", "--recipe", "cpu_denoise"]
+    runner = CliRunner()
+    refused = runner.invoke(app, ["restore", "denoise", str(tmp_path / "noisy.png"), "-o", str(tmp_path / "out.jpg"),
+                                  "--sign", *tiny, "--run", str(tmp_path / "refused")])
+    assert refused.exit_code != 0 and "PNG files only" in str(refused.exception)
+    assert not (tmp_path / "refused").exists()   # refused before any fitting
+    result = runner.invoke(app, ["restore", "denoise", str(tmp_path / "noisy.png"), "-o", str(tmp_path / "out.png"),
+                                 "--sign", *tiny, "--run", str(tmp_path / "run")])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "signed 2 file(s)" in result.output
+    for name in ("out.png", "out_strip.png"):
+        verdict = verify_file(tmp_path / name, trust=keys.ca_cert)
+        assert verdict.state == "Trusted", verdict.line()
+        assert verdict.assertion["task"] == "denoise" and verdict.assertion["recipe"] == "cpu_denoise"
+        assert verdict.assertion["source_sha256"] == file_sha256(tmp_path / "noisy.png")
+        assert verdict.assertion["step"] == 4 and verdict.assertion["class"] is None
+    import c2pa
+    with open(tmp_path / "out.png", "rb") as f:
+        manifest = c2pa.Reader("image/png", f).get_active_manifest()
+    actions = next(a for a in manifest["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"]
+    assert actions[0]["digitalSourceType"] == RESTORED

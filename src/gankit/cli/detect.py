@@ -33,8 +33,9 @@ def _print_report(report: dict) -> None:
     results = report["results"]
     perturbations = list(next(iter(results.values())))
     sources = list(next(iter(results.values()))["clean"])
+    fewer = {k: v for k, v in report.get("images", {}).items() if v < report["n"]}
     console.print(f"{report['n']} real {report['real']} test images against {report['n']} samples of each "
-                  f"generator (* = trained on)")
+                  f"generator (* = trained on)" + "".join(f"; {escape(k)}: {v} images" for k, v in fewer.items()))
     for metric, title in (("ap", "AP %"), ("accuracy", "accuracy % at 0.5")):
         table = Table(title=title, title_justify="left")
         table.add_column("generator", no_wrap=True)
@@ -69,7 +70,8 @@ def train(
                                                               "learn from, as in --fake A B C.")] = None,
     real: Annotated[Optional[str], typer.Option(help="Dataset of the real images: mnist, fashion-mnist, digits "
                                                      "[default: the recipe's, mnist].")] = None,
-    test: Annotated[Optional[list[Path]], typer.Option(help="Held-out GAN run folder to report on (repeatable).")] = None,
+    test: Annotated[Optional[list[Path]], typer.Option(help="Held-out GAN run folder, or folder of generated "
+                                                      "images of the real data's size, to report on (repeatable).")] = None,
     recipe: Annotated[str, typer.Option(help="Detector recipe name or YAML path.")] = DEFAULT_RECIPE,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override: key=value (repeatable), e.g. "
                                                       "--set steps=3000 --set augment.blur_prob=0.")] = None,
@@ -123,7 +125,8 @@ def train(
 """)
 def eval_(
     model: Annotated[Path, typer.Argument(help="A detector run folder or its ckpt-*.json.")],
-    test: Annotated[Optional[list[Path]], typer.Option(help="Held-out GAN run folder to report on (repeatable).")] = None,
+    test: Annotated[Optional[list[Path]], typer.Option(help="Held-out GAN run folder, or folder of generated "
+                                                      "images of the real data's size, to report on (repeatable).")] = None,
     n: Annotated[int, typer.Option("-n", help="Real test images, and samples of each generator.")] = 2000,
     baselines: Annotated[bool, typer.Option(help="Fit and report the spectrum and pixel baselines beside it.")] = True,
     data_root: Annotated[Optional[Path], typer.Option(help="Folder holding mnist/ and fashion-mnist/.")] = None,

@@ -46,6 +46,10 @@ Run = Annotated[Optional[Path], typer.Option(help="Run folder for checkpoints an
                                                   "runs/restore-TASK-NAME-TIME].")]
 Resume = Annotated[Optional[Path], typer.Option(help="Continue the fit in this run folder (same inputs).")]
 Progress = Annotated[bool, typer.Option(help="Show the progress bar.")]
+Sign = Annotated[bool, typer.Option(help="Embed a signed C2PA manifest in OUTPUT and its strip (PNG only; keys from "
+                                         "`gankit keys init`, or --cert/--key).")]
+Cert = Annotated[Optional[Path], typer.Option(help="Signing certificate chain (PEM) for --sign.")]
+Key = Annotated[Optional[Path], typer.Option(help="Its private key (PEM) for --sign.")]
 
 
 @restore_app.command(epilog="""Examples:
@@ -61,7 +65,8 @@ def inpaint(
     mask: Annotated[Path, typer.Option(help="Mask PNG of the photo's size: white = keep, black = fill in.")],
     output: Output, reference: Reference = None, recipe: Recipe = None, set_: Sets = None, compare: Compare = False,
     iterations: Iterations = None, seed: Seed = None, device: Device = None, threads: Threads = None,
-    run: Run = None, resume: Resume = None, progress: Progress = True,
+    run: Run = None, resume: Resume = None, progress: Progress = True, sign: Sign = False, cert: Cert = None,
+    key: Key = None,
 ) -> None:
     """Fill in the pixels a mask hides.
 
@@ -75,7 +80,7 @@ def inpaint(
     problem = inpainting(photo, hidden, ref, reference or "")
     inputs = {"image": str(image), "mask": str(mask), "reference": _str(reference)}
     _restore("inpaint", problem, inputs, output, recipe, set_, compare, iterations, seed, device, threads, run,
-             resume, progress, None)
+             resume, progress, None, (sign, cert, key))
 
 
 @restore_app.command(epilog="""Examples:
@@ -91,7 +96,8 @@ def denoise(
                                                         "need it) [default: estimated from the photo].")] = None,
     reference: Reference = None, recipe: Recipe = None, set_: Sets = None, compare: Compare = False,
     iterations: Iterations = None, seed: Seed = None, device: Device = None, threads: Threads = None,
-    run: Run = None, resume: Resume = None, progress: Progress = True,
+    run: Run = None, resume: Resume = None, progress: Progress = True, sign: Sign = False, cert: Cert = None,
+    key: Key = None,
 ) -> None:
     """Remove noise (exponential averaging of outputs, as in the paper)."""
     from gankit.errors import GankitError
@@ -103,7 +109,7 @@ def denoise(
     problem = denoising(photo, ref, reference or "")
     inputs = {"image": str(image), "sigma": sigma, "reference": _str(reference)}
     _restore("denoise", problem, inputs, output, recipe, set_, compare, iterations, seed, device, threads, run,
-             resume, progress, None if sigma is None else sigma / 255.0)
+             resume, progress, None if sigma is None else sigma / 255.0, (sign, cert, key))
 
 
 @restore_app.command(epilog="""Examples:
@@ -118,7 +124,8 @@ def superres(
     scale: Annotated[int, typer.Option(help="Enlargement factor (2-16; the paper: 4 and 8).")] = 4,
     reference: Reference = None, recipe: Recipe = None, set_: Sets = None, compare: Compare = False,
     iterations: Iterations = None, seed: Seed = None, device: Device = None, threads: Threads = None,
-    run: Run = None, resume: Resume = None, progress: Progress = True,
+    run: Run = None, resume: Resume = None, progress: Progress = True, sign: Sign = False, cert: Cert = None,
+    key: Key = None,
 ) -> None:
     """Enlarge a photo: the output, downsampled (Lanczos), must match the photo."""
     from gankit.restore import read_image, super_resolution
@@ -127,7 +134,7 @@ def superres(
     problem = super_resolution(photo, scale, ref, reference or "")
     inputs = {"image": str(image), "scale": scale, "reference": _str(reference)}
     _restore("superres", problem, inputs, output, recipe, set_, compare, iterations, seed, device, threads, run,
-             resume, progress, None)
+             resume, progress, None, (sign, cert, key))
 
 
 def _str(path: Optional[Path]) -> Optional[str]:
@@ -135,7 +142,7 @@ def _str(path: Optional[Path]) -> Optional[str]:
 
 
 def _restore(task, problem, inputs, output, recipe, set_, compare, iterations, seed, device, threads, run, resume,
-             progress, sigma) -> None:
+             progress, sigma, signing) -> None:
     import shlex
     import sys
 
@@ -154,6 +161,7 @@ def _restore(task, problem, inputs, output, recipe, set_, compare, iterations, s
             raise GankitError(f"--threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
     output_paths(output)   # a bad output name is refused before any work
+    signer = _signer(output, *signing)   # so is a missing key
     flags = dict(iterations=iterations, seed=seed, device=device)
     overrides = [override(k, v) for k, v in flags.items() if v is not None] + list(set_ or [])
     if resume is not None:
@@ -175,6 +183,32 @@ def _restore(task, problem, inputs, output, recipe, set_, compare, iterations, s
     if not result.finished:
         stopped(f"{hint} --resume {run}")
     _report(result)
+    if signer is not None:
+        _sign_outputs(result, cfg, Path(run), signer, task, Path(inputs["image"]))
+
+
+def _signer(output: Path, sign: bool, cert: Optional[Path], key: Optional[Path]):
+    from gankit.errors import GankitError
+    if not sign:
+        return None
+    if output.suffix.lower() != ".png":
+        raise GankitError(f"-o {output}: --sign embeds C2PA manifests in PNG files only; give a name ending in .png")
+    from gankit.provenance import load_signer
+    return load_signer(cert, key)
+
+
+def _sign_outputs(result, cfg, run: Path, signer, task: str, image: Path) -> None:
+    """Sign the restoration and its strip: a restored photo (IPTC compositeSynthetic), the fitted net's
+    checkpoint, its seed and steps, and the photo it was restored from (name and SHA-256)."""
+    from gankit.checkpoint import list_checkpoints
+    from gankit.provenance import RESTORED
+    from gankit.provenance.files import ImageWriter, file_sha256, generation_assertion
+    assertion = generation_assertion(cfg.name, list_checkpoints(run / "checkpoints")[-1], cfg.seed, result.step, None)
+    writer = ImageWriter(signer, {**assertion, "task": task, "source": image.name,
+                                  "source_sha256": file_sha256(image)}, RESTORED)
+    for path in (result.paths["output"], result.paths["strip"]):
+        writer.write(path, path.read_bytes())
+    console.print(writer.overhead())
 
 
 def _without_option(args: list[str], names: tuple[str, ...]) -> list[str]:

@@ -20,7 +20,8 @@ from gankit.config import from_dict
 from gankit.detect.baselines import fit_baselines
 from gankit.detect.config import DetectConfig
 from gankit.detect.game import training_images
-from gankit.detect.images import EVAL_NOISE_SEED, generated_images, load_fake_source, real_images
+from gankit.detect.images import (EVAL_NOISE_SEED, folder_images, generated_images, is_image_folder, load_fake_source,
+                                  real_images)
 from gankit.detect.model import CNNScorer, load_detector
 from gankit.detect.report import evaluate_scorers
 from gankit.errors import ConfigError, GankitError
@@ -41,7 +42,8 @@ def evaluate_detector(detector: str | Path, test_runs: Sequence[str | Path] = ()
                       out: str | Path | None = None) -> dict:
     """AP and accuracy of the detector (and, with ``baselines``, of the spectrum and pixel baselines
     fitted on its training images) against ``n`` real test images and ``n`` samples of each generator
-    it trained on and of each of ``test_runs``, clean and under every perturbation.
+    it trained on and of each of ``test_runs``, clean and under every perturbation. A test source may
+    also be a folder of images of the real data's size (at most ``n`` of them, a random subset).
 
     Writes report.json into the detector's run folder (or ``out``) and returns what it holds.
     """
@@ -63,7 +65,10 @@ def evaluate_detector(detector: str | Path, test_runs: Sequence[str | Path] = ()
     real = real_images(cfg.real, "test", n, 0, cfg.data_root)
     fakes = {}
     for name, run in sources.items():
-        fakes[name] = generated_images(load_fake_source(run), n, EVAL_NOISE_SEED)
+        if is_image_folder(run):
+            fakes[name] = folder_images(run, n, tuple(real.shape[1:]), EVAL_NOISE_SEED)
+        else:
+            fakes[name] = generated_images(load_fake_source(run), n, EVAL_NOISE_SEED)
         if fakes[name].shape[1:] != real.shape[1:]:
             raise GankitError(f"{run} makes images of shape {tuple(fakes[name].shape[1:])}, but the detector "
                               f"takes {cfg.real} images, {tuple(real.shape[1:])}")
@@ -72,6 +77,7 @@ def evaluate_detector(detector: str | Path, test_runs: Sequence[str | Path] = ()
         x, y = training_images(cfg)
         scorers.update(fit_baselines(x, y, cfg.augment.kwargs(), cfg.seed))
     report = {"detector": str(json_path), "step": record["step"], "real": cfg.real, "n": n,
+              "images": {name: len(images) for name, images in fakes.items()},
               "eval_noise_seed": EVAL_NOISE_SEED, "trained_on": sorted(trained_on),
               "sources": sources, "results": evaluate_scorers(scorers, real, fakes),
               "seconds": round(time.perf_counter() - started, 1)}

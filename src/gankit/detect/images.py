@@ -1,4 +1,5 @@
-"""Where a detector's images come from: a dataset split, a GAN run folder, or image files.
+"""Where a detector's images come from: a dataset split, a GAN run folder, or image files (a folder of
+them can stand for a generator it is tested on, e.g. CycleGAN translations).
 
 All of them end as uint8 (N, C, H, W), what a saved PNG holds: generated images are rounded
 to 8 bits like real ones, so a detector cannot tell them apart by float precision alone.
@@ -18,8 +19,8 @@ from gankit.errors import DataError, GankitError
 from gankit.evaluate import generate
 from gankit.sampling import LoadedGenerator, load_generator
 
-__all__ = ["EVAL_NOISE_SEED", "generated_images", "load_fake_source", "read_image_files", "real_images",
-           "to_float", "to_uint8"]
+__all__ = ["EVAL_NOISE_SEED", "folder_images", "generated_images", "is_image_folder", "load_fake_source",
+           "read_image_files", "real_images", "to_float", "to_uint8"]
 
 #: noise seed of every evaluation sample (the samples `gankit evaluate` scores); training fakes use others
 EVAL_NOISE_SEED = 0
@@ -88,3 +89,21 @@ def read_image_files(paths: list[str | Path], shape: tuple[int, int, int]) -> tu
             raise DataError(f"cannot read image {f}: {exc}") from None
         images.append(torch.from_numpy(load_image(f, size, mode).copy()))
     return files, torch.stack(images), resized
+
+
+def is_image_folder(path: str | Path) -> bool:
+    """A folder of images rather than a run folder (which holds checkpoints/)."""
+    path = Path(path)
+    return path.is_dir() and not (path / "checkpoints").is_dir() and path.suffix not in (".json", ".safetensors")
+
+
+def folder_images(path: str | Path, n: int, shape: tuple[int, int, int], seed: int) -> Tensor:
+    """At most ``n`` images of a folder (a random subset from ``seed`` when there are more), uint8 of
+    ``shape``. Images of another size are refused: resizing leaves a trace a detector could score."""
+    files, images, resized = read_image_files([path], shape)
+    if resized:
+        raise DataError(f"{path}: {resized} of {len(files)} images are not {shape[1]}x{shape[2]}; a detector "
+                        f"tested on resized images would be scored on the resizing; give images of that size")
+    if len(images) > n:
+        images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
+    return images

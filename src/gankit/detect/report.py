@@ -1,8 +1,8 @@
 """Scoring detectors: average precision and accuracy per generator and per perturbation.
 
 Protocol (Wang et al. 2020): generated = positive; AP from the scores
-(sklearn.metrics.average_precision_score); accuracy at the fixed threshold 0.5, over as many real
-as generated images. A perturbation is applied to the real and the generated images alike.
+(sklearn.metrics.average_precision_score); accuracy at the fixed threshold 0.5: the mean of the real
+and the generated images' accuracies (the plain accuracy when there are as many of each). A perturbation is applied to the real and the generated images alike.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ class Scorer(Protocol):
 
 
 def detection_scores(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
-    """AP (generated = positive) and accuracy at 0.5, with each class's accuracy beside."""
+    """AP (generated = positive) and accuracy at 0.5 (balanced over the two classes), with each class's
+    accuracy beside."""
     labels = np.r_[np.zeros(len(real)), np.ones(len(fake))]
     scores = np.r_[real, fake]
     real_acc, fake_acc = float(np.mean(real < 0.5)), float(np.mean(fake >= 0.5))
     return {"ap": float(average_precision_score(labels, scores)),
-            "accuracy": float(np.mean((scores >= 0.5) == labels)),
+            "accuracy": (real_acc + fake_acc) / 2,
             "real_accuracy": real_acc, "fake_accuracy": fake_acc}
 
 

@@ -12,8 +12,8 @@ is present; its absence proves nothing.
 """
 
 from gankit.provenance.keys import KeyPaths, default_key_dir, init_keys, load_signer
-from gankit.provenance.sign import ASSERTION_LABEL, GENERATED, sign_png
+from gankit.provenance.sign import ASSERTION_LABEL, GENERATED, RESTORED, sign_png
 from gankit.provenance.verify import Verdict, verify_file
 
-__all__ = ["ASSERTION_LABEL", "GENERATED", "KeyPaths", "Verdict", "default_key_dir", "init_keys", "load_signer",
+__all__ = ["ASSERTION_LABEL", "GENERATED", "KeyPaths", "RESTORED", "Verdict", "default_key_dir", "init_keys", "load_signer",
            "sign_png", "verify_file"]

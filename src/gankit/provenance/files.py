@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gankit.checkpoint import atomic_write_bytes
+from gankit.provenance.sign import GENERATED
 
 
 def file_sha256(path: Path) -> str:
@@ -31,6 +32,7 @@ class ImageWriter:
 
     signer: object | None = None
     assertion: dict = field(default_factory=dict)
+    source_type: str = GENERATED
     files: int = 0
     plain_bytes: int = 0
     written_bytes: int = 0
@@ -41,7 +43,8 @@ class ImageWriter:
         if self.signer is not None:
             from gankit.provenance.sign import sign_png
             start = time.perf_counter()
-            data = sign_png(png, {**self.assertion, **extra}, self.signer, title=Path(path).name)
+            data = sign_png(png, {**self.assertion, **extra}, self.signer, title=Path(path).name,
+                            source_type=self.source_type)
             self.signing_seconds += time.perf_counter() - start
         atomic_write_bytes(Path(path), data)
         self.files += 1
