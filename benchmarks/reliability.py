@@ -338,6 +338,13 @@ def provenance_cases() -> list[Case]:
              names="--force"),
         Case("provenance", "sample -o a folder", ["sample", "{tmp}/run", "-o", "{tmp}"], trained_run(),
              names="folder"),
+        Case("provenance", "restore --sign into a JPEG", ["restore", "denoise", "{tmp}/a.png", "-o", "{tmp}/o.jpg",
+                                                           "--sign", "--run", "{tmp}/r"],
+             image("a.png", "RGB", (32, 32)), names="o.jpg", outputs=("o.jpg", "r")),
+        Case("provenance", "restore --sign with no keys made", ["restore", "denoise", "{tmp}/a.png", "-o",
+                                                                 "{tmp}/o.png", "--sign", "--cert", "{tmp}/none.pem",
+                                                                 "--key", "{tmp}/none.key", "--run", "{tmp}/r"],
+             image("a.png", "RGB", (32, 32)), names="none.pem", outputs=("o.png", "r")),
     ]
 
 
