@@ -72,3 +72,34 @@ def test_augment_rows_compare_the_gan_arm_with_classic_augmentation_on_the_same_
     assert "9.00 -> 7.50" in fid and "met (lowers)" in fid
     tmp_path.joinpath("augment.json").write_text(json.dumps({"arms": [run(0, 0.18, 0.20)]}))
     assert "**not met** (+2.00)" in summary.augment_rows()[0]
+
+
+def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monkeypatch):
+    def pair(a, b, acc_ab, base_ab):
+        return {"domain_a": a, "domain_b": b, "overrides": [], "machine": "test cpu", "command": "translate",
+                "scores": {"accuracy_ab": acc_ab, "baseline_ab": base_ab, "accuracy_ba": 0.5, "baseline_ba": 0.6}}
+    tmp_path.joinpath("translate.json").write_text(json.dumps([pair("mnist", "mnist-m", 0.91, 0.70),
+                                                               pair("mnist", "digits", 0.6, 0.4)]))
+
+    def fit(cell, es, best):
+        return {"image": "a", "size": 8, "cell": cell, "method": "dip", "psnr_es": es, "psnr_best": best,
+                "hardware": "test cpu"}
+    rows = [fit("text", 30.0, 30.2), fit("text", 32.0, 32.2), fit("noise25", 27.0, 28.0), fit("noise25", 27.2, 28.2),
+            {"image": "a", "size": 8, "cell": "text", "method": "biharmonic", "psnr": 30.5},
+            {"image": "a", "size": 8, "cell": "noise25", "method": "cbm3d", "psnr": 27.5},
+            {"image": "a", "size": 16, "cell": "text", "method": "biharmonic", "psnr": 99.0}]   # another size: ignored
+    tmp_path.joinpath("restore_rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp_path.joinpath("provenance.json").write_text(json.dumps({"machine": "test cpu", "command": "prov",
+        "per_image": {"28 x 28 gray (DCGAN samples)": {"sign_s": {"p95": 0.25, "median": 0.1}, "added_bytes": 2048}}}))
+    monkeypatch.setattr(summary, "RECORDS", tmp_path)
+    mnistm, digits_to_mnist, mnist_to_digits = (next(r for r in summary.translate_rows() if name in r) for name in
+                                                ("mnist -> mnist-m", "digits -> mnist", "mnist -> digits"))
+    assert "91.0 (1 seed; untranslated 70.0)" in mnistm and "| met |" in mnistm   # +21 points and over 90 %
+    assert "50.0" in digits_to_mnist and "**not met** (-10.0 points)" in digits_to_mnist
+    assert "beats untranslated (+20.0 points)" in mnist_to_digits
+    text, noise, es = summary.restore_rows()
+    assert "31.00 ± 1.41 (2 fits)" in text and "biharmonic 30.50" in text and "met (+0.50)" in text
+    assert "cbm3d 27.50" in noise and "met (-0.40)" in noise   # within the 0.5 dB allowed
+    assert "0.60 (mean of 4 fits; worst 1.00)" in es and "**not met**" in es
+    (sign,) = summary.provenance_rows()
+    assert "0.250 (median 0.100, +2.0 KiB a file)" in sign and "**not met**" in sign
