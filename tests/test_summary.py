@@ -103,3 +103,22 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     assert "0.60 (mean of 4 fits; worst 1.00)" in es and "**not met**" in es
     (sign,) = summary.provenance_rows()
     assert "0.250 (median 0.100, +2.0 KiB a file)" in sign and "**not met**" in sign
+
+
+def test_detect_rows_check_the_own_generator_and_the_spectrum_baseline(tmp_path, monkeypatch):
+    def cell(row, own, held, spectrum):
+        def by_source(values):
+            return {"clean": {s: {"ap": values[0] if s == row else values[1]} for s in ("dcgan", "wgangp")}}
+        return {"dataset": "mnist", "row": row, "seed": 0, "machine": "test cpu",
+                "results": {"CNN": by_source((own, held)), "spectrum LR": by_source((0.9, spectrum))}}
+    record = {"cells": [cell("dcgan", 0.995, 0.80, 0.70), cell("wgangp", 0.999, 0.90, 0.70)]}
+    tmp_path.joinpath("detect.json").write_text(json.dumps(record))
+    monkeypatch.setattr(summary, "RECORDS", tmp_path)
+    (row,) = summary.detect_rows()
+    assert "lowest 99.50 / 85.0 (2 detectors, 1 seed)" in row and "spectrum baseline (70.0)" in row
+    assert "own met; held-out met" in row
+    record["cells"][0]["results"]["CNN"]["clean"]["dcgan"]["ap"] = 0.98
+    record["cells"][0]["results"]["spectrum LR"]["clean"]["wgangp"]["ap"] = 0.95
+    record["cells"][1]["results"]["spectrum LR"]["clean"]["dcgan"]["ap"] = 0.95
+    tmp_path.joinpath("detect.json").write_text(json.dumps(record))
+    assert "own **not met**; held-out **not met**" in summary.detect_rows()[0]
