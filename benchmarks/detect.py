@@ -557,6 +557,8 @@ def examples_figure(runs: Path, dataset: str, path: Path, data_root: str | None)
 
 def write_doc(args) -> str:
     data = gathered(args.runs, args.record)
+    if args.doc is None:   # first: the summary atop the page is read off the record
+        atomic_write_text(args.record, json.dumps(data, indent=1) + "\n")
     text = section(data)
     doc = args.doc or RESULTS
     update_section("detect", text, path=doc, summary=doc == RESULTS)
@@ -568,8 +570,6 @@ def write_doc(args) -> str:
         if mine:
             figure(mine, dataset, images / f"detect_{dataset}.png")
         examples_figure(args.runs, dataset, images / f"detect_examples_{dataset}.png", args.data_root)
-    if args.doc is None:
-        atomic_write_text(args.record, json.dumps(data, indent=1) + "\n")
     return text
 
 
