@@ -94,7 +94,7 @@ def read_image_files(paths: list[str | Path], shape: tuple[int, int, int]) -> tu
 def is_image_folder(path: str | Path) -> bool:
     """A folder of images rather than a run folder (which holds checkpoints/)."""
     path = Path(path)
-    return path.is_dir() and not (path / "checkpoints").is_dir() and path.suffix not in (".json", ".safetensors")
+    return path.is_dir() and not (path / "checkpoints").is_dir()
 
 
 def folder_images(path: str | Path, n: int, shape: tuple[int, int, int], seed: int) -> Tensor:
