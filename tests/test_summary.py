@@ -81,10 +81,11 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     tmp_path.joinpath("translate.json").write_text(json.dumps([pair("mnist", "mnist-m", 0.91, 0.70),
                                                                pair("mnist", "digits", 0.6, 0.4)]))
 
-    def fit(cell, es, best):
-        return {"image": "a", "size": 8, "cell": cell, "method": "dip", "psnr_es": es, "psnr_best": best,
-                "hardware": "test cpu"}
-    rows = [fit("text", 30.0, 30.2), fit("text", 32.0, 32.2), fit("noise25", 27.0, 28.0), fit("noise25", 27.2, 28.2),
+    def fit(cell, seed, es, best):
+        return {"image": "a", "size": 8, "cell": cell, "method": "dip", "seed": seed, "psnr_es": es,
+                "psnr_best": best, "hardware": "test cpu"}
+    rows = [fit("text", 0, 30.0, 30.2), fit("text", 1, 32.0, 32.2), fit("noise25", 0, 27.0, 28.0),
+            fit("noise25", 1, 27.2, 28.2), fit("noise25", 1, 20.0, 28.2),   # a repeated fit: the first counts
             {"image": "a", "size": 8, "cell": "text", "method": "biharmonic", "psnr": 30.5},
             {"image": "a", "size": 8, "cell": "noise25", "method": "cbm3d", "psnr": 27.5},
             {"image": "a", "size": 16, "cell": "text", "method": "biharmonic", "psnr": 99.0}]   # another size: ignored

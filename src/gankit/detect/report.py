@@ -2,7 +2,8 @@
 
 Protocol (Wang et al. 2020): generated = positive; AP from the scores
 (sklearn.metrics.average_precision_score); accuracy at the fixed threshold 0.5: the mean of the real
-and the generated images' accuracies (the plain accuracy when there are as many of each). A perturbation is applied to the real and the generated images alike.
+and the generated images' accuracies (the plain accuracy when there are as many of each). A
+perturbation is applied to the real and the generated images alike.
 """
 
 from __future__ import annotations

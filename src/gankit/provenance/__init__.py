@@ -15,5 +15,5 @@ from gankit.provenance.keys import KeyPaths, default_key_dir, init_keys, load_si
 from gankit.provenance.sign import ASSERTION_LABEL, GENERATED, RESTORED, sign_png
 from gankit.provenance.verify import Verdict, verify_file
 
-__all__ = ["ASSERTION_LABEL", "GENERATED", "KeyPaths", "RESTORED", "Verdict", "default_key_dir", "init_keys", "load_signer",
-           "sign_png", "verify_file"]
+__all__ = ["ASSERTION_LABEL", "GENERATED", "KeyPaths", "RESTORED", "Verdict", "default_key_dir", "init_keys",
+           "load_signer", "sign_png", "verify_file"]
