@@ -29,6 +29,23 @@ def _images_in(folder: Path, recursive: bool) -> list[Path]:
     )
 
 
+def image_files(paths: list[Path], recursive: bool = False) -> list[Path]:
+    """The image files named and those inside the folders named, in order (sub-folders too with
+    ``recursive``); a missing path or a folder without images is an error naming it."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            inside = _images_in(path, recursive)
+            if not inside:
+                raise DataError(f"{path}: no images in this folder (looked for {', '.join(sorted(EXTENSIONS))})")
+            found += inside
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DataError(f"{path} does not exist")
+    return found
+
+
 def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """Image files with class indices from the sub-folder names, or (files, None, None) if flat."""
     subdirs = sorted(d for d in root.iterdir() if d.is_dir() and _visible(d))

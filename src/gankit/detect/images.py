@@ -14,7 +14,7 @@ from PIL import Image
 from torch import Tensor
 
 from gankit.data import load_dataset
-from gankit.data.folder import EXTENSIONS, list_images, load_image
+from gankit.data.folder import image_files, load_image
 from gankit.errors import DataError, GankitError
 from gankit.evaluate import generate
 from gankit.sampling import LoadedGenerator, load_generator
@@ -57,27 +57,12 @@ def generated_images(gen: LoadedGenerator, n: int, seed: int) -> Tensor:
     return to_uint8(generate(gen, n, seed))
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    found = []
-    for path in paths:
-        if path.is_dir():
-            files, _, _ = list_images(path)
-            if not files:
-                raise DataError(f"{path}: no images in this folder (looked for {', '.join(sorted(EXTENSIONS))})")
-            found += files
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise DataError(f"{path} does not exist")
-    return found
-
-
 def read_image_files(paths: list[str | Path], shape: tuple[int, int, int]) -> tuple[list[Path], Tensor, int]:
     """Image files (folders: the images in them) as uint8 of ``shape`` (C, S, S).
 
     Returns the files, the images, and how many had another size (center-cropped and resized,
     which a detector may take for a trace of its own)."""
-    files = _files([Path(p) for p in paths])
+    files = image_files([Path(p) for p in paths], recursive=True)
     channels, size, _ = shape
     mode = "L" if channels == 1 else "RGB"
     resized, images = 0, []

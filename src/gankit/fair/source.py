@@ -13,7 +13,8 @@ from typing import Optional
 
 from gankit.errors import DataError, GankitError
 from gankit.fair.tables import PATIENT_TABLES, patient_table
-from gankit.privacy.schema import SchemaLeakWarning, Table, infer_schema, load_schema, read_csv
+from gankit.privacy.schema import SchemaLeakWarning, Table, read_csv
+from gankit.privacy.source import csv_schema
 
 
 def load_table(data: str, target: Optional[str] = None, schema: Optional[Path] = None) -> tuple[Table, dict]:
@@ -31,14 +32,7 @@ def load_table(data: str, target: Optional[str] = None, schema: Optional[Path] =
     with warnings.catch_warnings():
         # the synth warning that inferred bounds escape epsilon: a fairness fit releases nothing privately
         warnings.simplefilter("ignore", SchemaLeakWarning)
-        spec = load_schema(schema) if schema else infer_schema(path, target)
-    if target is not None:
-        if spec.target not in (None, target):
-            raise GankitError(f"--target {target!r} differs from the schema's target {spec.target!r}")
-        spec.target = target
-        spec.check(str(schema or path))
-    if spec.target is None:
-        raise GankitError("name the outcome column with --target COLUMN (or 'target:' in the schema)")
+        spec = csv_schema(path, target, schema)
     return read_csv(path, spec), {"csv": str(path.resolve()),
                                   "schema": str(Path(schema).resolve()) if schema else None}
 

@@ -19,7 +19,7 @@ MIN_TRAIN_ROWS = 20
 def load_training_table(data: str, target: Optional[str] = None, schema: Optional[Path] = None,
                         holdout: float = 0.2, seed: int = 0):
     """(train, held-out, source record) for a CSV file or a built-in example name."""
-    from gankit.privacy import EXAMPLES, infer_schema, load_example, load_schema, read_csv, split_table
+    from gankit.privacy import EXAMPLES, load_example, read_csv, split_table
     if data in EXAMPLES and not Path(data).exists():
         if schema is not None:
             raise GankitError(f"{data} is a built-in example with its own declared schema; drop --schema")
@@ -30,6 +30,16 @@ def load_training_table(data: str, target: Optional[str] = None, schema: Optiona
     path = Path(data)
     if not path.is_file():
         raise GankitError(f"{data} is neither a CSV file nor a built-in example ({', '.join(EXAMPLES)})")
+    spec = csv_schema(path, target, schema)
+    train, hold = split_table(read_csv(path, spec), holdout, seed)
+    check_split(path, train, hold, holdout)
+    return train, hold, {"csv": str(path.resolve()), "holdout": holdout, "split_seed": seed,
+                         "schema": str(Path(schema).resolve()) if schema else None}
+
+
+def csv_schema(path: Path, target: Optional[str], schema: Optional[Path]):
+    """A CSV's schema, declared (``schema``) or inferred, with its outcome column named and present."""
+    from gankit.privacy.schema import infer_schema, load_schema
     spec = load_schema(schema) if schema else infer_schema(path, target)
     if target is not None:
         if spec.target not in (None, target):
@@ -39,10 +49,7 @@ def load_training_table(data: str, target: Optional[str] = None, schema: Optiona
     if spec.target is None:
         raise GankitError("name the outcome column with --target COLUMN (or 'target:' in the schema)")
     spec.column(spec.target)
-    train, hold = split_table(read_csv(path, spec), holdout, seed)
-    check_split(path, train, hold, holdout)
-    return train, hold, {"csv": str(path.resolve()), "holdout": holdout, "split_seed": seed,
-                         "schema": str(Path(schema).resolve()) if schema else None}
+    return spec
 
 
 def check_split(path: Path, train, hold, holdout: float) -> None:

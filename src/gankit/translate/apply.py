@@ -11,7 +11,7 @@ from torch import nn
 
 from gankit import checkpoint
 from gankit.config import from_dict
-from gankit.data.folder import EXTENSIONS
+from gankit.data.folder import image_files
 from gankit.errors import DataError, GankitError
 from gankit.translate.config import TranslateConfig
 from gankit.translate.nets import ResnetGenerator
@@ -35,22 +35,6 @@ def load_translator(run: str | Path, direction: str) -> tuple[nn.Module, Transla
     G = nn.ModuleDict({k: ResnetGenerator(c, c, ngf=cfg.ngf, n_blocks=cfg.n_blocks) for k in ("ab", "ba")})
     checkpoint.load_module(G, tensors, "G", json_path, what="generators")
     return G[DIRECTIONS[direction]].eval().requires_grad_(False), cfg, json_path
-
-
-def image_files(inputs: list[Path]) -> list[Path]:
-    """The image files named, and those inside the folders named (not recursive), in order."""
-    files = []
-    for path in inputs:
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
-            if not inside:
-                raise DataError(f"{path}: no images in the folder (looked for {', '.join(sorted(EXTENSIONS))})")
-            files += inside
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise DataError(f"{path} does not exist")
-    return files
 
 
 @torch.no_grad()
