@@ -75,11 +75,13 @@ def test_augment_rows_compare_the_gan_arm_with_classic_augmentation_on_the_same_
 
 
 def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monkeypatch):
-    def pair(a, b, acc_ab, base_ab):
-        return {"domain_a": a, "domain_b": b, "overrides": [], "machine": "test cpu", "command": "translate",
+    def pair(a, b, acc_ab, base_ab, seed=0):
+        return {"domain_a": a, "domain_b": b, "overrides": [], "machine": "test cpu", "seed": seed,
+                "command": f"translate --pairs {a}-{b} --first-seed {seed} --seeds 1",
                 "scores": {"accuracy_ab": acc_ab, "baseline_ab": base_ab, "accuracy_ba": 0.5, "baseline_ba": 0.6}}
     tmp_path.joinpath("translate.json").write_text(json.dumps([pair("mnist", "mnist-m", 0.91, 0.70),
-                                                               pair("mnist", "digits", 0.6, 0.4)]))
+                                                               pair("mnist", "digits", 0.6, 0.4),
+                                                               pair("mnist", "digits", 0.6, 0.4, seed=1)]))
 
     def fit(cell, seed, es, best):
         return {"image": "a", "size": 8, "cell": cell, "method": "dip", "seed": seed, "psnr_es": es,
@@ -97,7 +99,8 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
                                                 ("mnist -> mnist-m", "digits -> mnist", "mnist -> digits"))
     assert "91.0 (1 seed; untranslated 70.0)" in mnistm and "| met |" in mnistm   # +21 points and over 90 %
     assert "50.0" in digits_to_mnist and "**not met** (-10.0 points)" in digits_to_mnist
-    assert "beats untranslated (+20.0 points)" in mnist_to_digits
+    assert "beats untranslated (+20.0 points)" in mnist_to_digits and "(2 seeds;" in mnist_to_digits
+    assert "--first-seed 0 --seeds 2" in mnist_to_digits and "--first-seed 0 --seeds 1" in mnistm   # the command of all its seeds
     text, noise, es = summary.restore_rows()
     assert "31.00 ± 1.41 (2 fits)" in text and "biharmonic 30.50" in text and "met (+0.50)" in text
     assert "cbm3d 27.50" in noise and "met (-0.40)" in noise   # within the 0.5 dB allowed
