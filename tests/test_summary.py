@@ -100,7 +100,8 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     assert "91.0 (1 seed; untranslated 70.0)" in mnistm and "| met |" in mnistm   # +21 points and over 90 %
     assert "50.0" in digits_to_mnist and "**not met** (-10.0 points)" in digits_to_mnist
     assert "beats untranslated (+20.0 points)" in mnist_to_digits and "(2 seeds;" in mnist_to_digits
-    assert "--first-seed 0 --seeds 2" in mnist_to_digits and "--first-seed 0 --seeds 1" in mnistm   # the command of all its seeds
+    # the command of all the seeds a row averages
+    assert "--first-seed 0 --seeds 2" in mnist_to_digits and "--first-seed 0 --seeds 1" in mnistm
     text, noise, es = summary.restore_rows()
     assert "31.00 ± 1.41 (2 fits)" in text and "biharmonic 30.50" in text and "met (+0.50)" in text
     assert "cbm3d 27.50" in noise and "met (-0.40)" in noise   # within the 0.5 dB allowed
