@@ -302,6 +302,24 @@ def test_folder_errors(tmp_path):
     assert str(bad) in str(info.value)
 
 
+def test_image_files_named_or_in_folders(tmp_path):
+    from gankit.data.folder import image_files
+    make_image(tmp_path / "flat" / "b.png", (8, 8), "L")
+    make_image(tmp_path / "flat" / "a.jpg", (8, 8), "L")
+    make_image(tmp_path / "flat" / "sub" / "c.png", (8, 8), "L")
+    (tmp_path / "flat" / "notes.txt").write_text("not an image")
+    single = tmp_path / "single.png"
+    make_image(single, (8, 8), "L")
+    flat = tmp_path / "flat"
+    assert [p.name for p in image_files([single, flat])] == ["single.png", "a.jpg", "b.png"]   # in order, sorted
+    assert [p.name for p in image_files([flat], recursive=True)] == ["a.jpg", "b.png", "c.png"]
+    with pytest.raises(DataError, match="nowhere.png does not exist"):
+        image_files([tmp_path / "nowhere.png"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty: no images in this folder"):
+        image_files([tmp_path / "empty"])
+
+
 # ---------------------------------------------------------------- digits and toys
 
 def test_digits():
