@@ -335,7 +335,7 @@ def unfinished_table(rows: list[dict]) -> list[str]:
 
 
 def curves(rows: list[dict]) -> list[str]:
-    """Per-epoch test errors of MNIST-100 semi-supervised runs (diagnostic only: never used to select)."""
+    """Per-epoch test errors of MNIST semi-supervised runs (diagnostic only: never used to select)."""
     out = []
     for r in rows:
         if not r["task"].startswith("mnist") or r["method"] != "ssgan":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from gankit.errors import DataError, GankitError
+from gankit.privacy.schema import Schema, infer_schema, load_schema
 
 # Fewer training rows make neither a model nor a report worth reading: the report's detection
 # test is 5-fold, and DP noise on a handful of rows leaves nothing of them.
@@ -37,9 +38,8 @@ def load_training_table(data: str, target: Optional[str] = None, schema: Optiona
                          "schema": str(Path(schema).resolve()) if schema else None}
 
 
-def csv_schema(path: Path, target: Optional[str], schema: Optional[Path]):
+def csv_schema(path: Path, target: Optional[str], schema: Optional[Path]) -> Schema:
     """A CSV's schema, declared (``schema``) or inferred, with its outcome column named and present."""
-    from gankit.privacy.schema import infer_schema, load_schema
     spec = load_schema(schema) if schema else infer_schema(path, target)
     if target is not None:
         if spec.target not in (None, target):
