@@ -52,8 +52,6 @@ IMAGES = ("astronaut", "camera", "chelsea", "coffee")
 def recipe_for(cell: str, family: str) -> str:
     if family == "dip" and cell == "pixels50":
         return "dip_inpaint_pixels"   # the paper's 50 %-pixels setting (Adam 0.001, 11,000 steps)
-    if cell == "box":
-        return f"{family}_inpaint_hole"   # the paper's large-hole net: meshgrid input, no skip connections
     return f"{family}_{TASK[cell]}"
 
 

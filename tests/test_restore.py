@@ -10,8 +10,8 @@ import torch
 
 from gankit.errors import ConfigError
 from gankit.loop import LoopSettings, Trainer
-from gankit.restore import (DIPGame, RunningVarianceStop, SkipHourglass, default_recipe, denoising, inpainting,
-                            load_restore_config, psnr, super_resolution)
+from gankit.restore import (DIPGame, RunningVarianceStop, SkipHourglass, denoising, inpainting, load_restore_config,
+                            psnr, super_resolution)
 from gankit.restore.average import OutputAverage
 from gankit.restore.corrupt import add_noise, make_mask
 from gankit.restore.hourglass import net_input
@@ -137,30 +137,9 @@ def test_bad_settings_are_named():
         load_restore_config("dip_denoise", ["channels_down=[8, 8]"])
     with pytest.raises(ConfigError, match="kernel: must be odd"):
         load_restore_config(None, ["kernel=4"])
-    for recipe in ("dip_inpaint", "dip_inpaint_pixels", "dip_inpaint_hole", "dip_denoise", "dip_superres",
-                   "cpu_inpaint", "cpu_inpaint_hole", "cpu_denoise", "cpu_superres"):
+    for recipe in ("dip_inpaint", "dip_inpaint_pixels", "dip_denoise", "dip_superres", "cpu_inpaint",
+                   "cpu_denoise", "cpu_superres"):
         assert load_restore_config(recipe).iterations >= 1000
-
-
-def test_the_large_hole_recipe_is_the_papers_vase_setting_with_averaging():
-    cfg = load_restore_config("dip_inpaint_hole")
-    assert (cfg.input, cfg.lr, cfg.reg_noise_std, cfg.upsample) == ("meshgrid", 0.01, 0.03, "nearest")
-    assert cfg.channels_down == cfg.channels_up == (128,) * 5 and cfg.channels_skip == (0,) * 5
-    assert cfg.iterations == 5000 and cfg.average == 0.99
-    cpu = load_restore_config("cpu_inpaint_hole")
-    assert (cpu.input, cpu.channels_skip, cpu.average) == ("meshgrid", (0,) * 5, 0.99)
-
-
-@pytest.mark.parametrize("size", [64, 128, 512])
-def test_only_a_large_hole_picks_the_large_hole_recipe(size):
-    clean = torch.zeros(3, size, size)
-    for kind, large in (("box", True), ("text", False), ("pixels50", False)):
-        problem = inpainting(clean, make_mask(kind, size, size, seed=0))
-        assert problem.has_large_hole() is large, (kind, size, problem.hole_radius())
-        expected = "inpaint_hole" if large else "inpaint"
-        assert default_recipe("inpaint", "cpu", problem.has_large_hole()) == f"cpu_{expected}"
-        assert default_recipe("inpaint", "cuda", problem.has_large_hole()) == f"dip_{expected}"
-    assert denoising(clean).hole_radius() == 0 and default_recipe("denoise", "cpu", False) == "cpu_denoise"
 
 
 # --- fits ------------------------------------------------------------------------------

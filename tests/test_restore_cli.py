@@ -72,17 +72,6 @@ def test_each_command_writes_the_image_the_strip_and_the_record(files, tmp_path,
     assert (tmp_path / "run" / "checkpoints").is_dir() and (tmp_path / "run" / "inputs.json").is_file()
 
 
-def test_a_box_mask_gets_the_large_hole_recipe_without_asking(tmp_path):
-    clean, mask = photo("camera", 64), make_mask("box", 64, 64)
-    save_image(mask, tmp_path / "box.png")
-    save_image(clean * mask, tmp_path / "boxed.png")
-    out = invoke("restore", "inpaint", tmp_path / "boxed.png", "--mask", tmp_path / "box.png", "-o",
-                 tmp_path / "out.png", *TINY, "--run", tmp_path / "run")
-    assert "recipe: cpu_inpaint_hole (on cpu, a hole 8 px deep" in " ".join(out.split())
-    config = json.loads((tmp_path / "out.json").read_text())["config"]
-    assert (config["name"], config["input"], config["average"]) == ("cpu_inpaint_hole", "meshgrid", 0.99)
-
-
 def test_resume_continues_a_run_with_more_iterations(files, tmp_path):
     common = [files / "noisy.png", "-o", tmp_path / "out.png", "--recipe", "cpu_denoise", *TINY,
               "--set", "early_stop=none"]

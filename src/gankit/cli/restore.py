@@ -26,10 +26,8 @@ OUTPUT_strip.png (corrupted / the output at a few steps / last / pick / referenc
 the run folder (--run); Ctrl-C stops with a checkpoint (exit status 3), --resume RUN continues.
 
 Recipes: dip_* are the paper's settings (GPU-sized; the default on CUDA), cpu_* smaller nets that
-finish a 128 x 128 photo in a few minutes on a CPU (the default elsewhere). A mask with a large hole
-(some hidden pixel 5 % of the shorter side or more from any kept one) gets *_inpaint_hole, the
-paper's large-hole net. --set key=value overrides any key, e.g. --set iterations=2000
---set early_stop=none.
+finish a 128 x 128 photo in a few minutes on a CPU (the default elsewhere). --set key=value
+overrides any key, e.g. --set iterations=2000 --set early_stop=none.
 """
 
 Output = Annotated[Path, typer.Option("-o", "--output", help="Restored image to write (PNG, TIFF, JPEG, BMP).")]
@@ -174,10 +172,8 @@ def _restore(task, problem, inputs, output, recipe, set_, compare, iterations, s
     else:
         if recipe is None:
             device_type = pick_device(device or "auto").type
-            large_hole = problem.has_large_hole()
-            recipe = default_recipe(task, device_type, large_hole)
-            why = f"on {device_type}" + (f", a hole {problem.hole_radius():.0f} px deep" if large_hole else "")
-            console.print(f"recipe: {recipe} ({why}; --recipe chooses another)", highlight=False)
+            recipe = default_recipe(task, device_type)
+            console.print(f"recipe: {recipe} (on {device_type}; --recipe chooses another)", highlight=False)
         cfg = load_restore_config(recipe, overrides)
         run = run or new_run_dir("runs", f"restore-{task}-{Path(inputs['image']).stem}")
     again = [a for a in sys.argv[1:] if a != "--resume"]

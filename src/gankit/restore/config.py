@@ -84,8 +84,6 @@ def read_restore_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> R
     return read_run_config(run_dir, RestoreConfig, overrides)
 
 
-def default_recipe(task: str, device_type: str, large_hole: bool = False) -> str:
-    """The paper's recipe on a GPU; the CPU-sized one elsewhere (the paper's nets take hours on a CPU).
-    Inpainting a large hole takes the paper's large-hole net (meshgrid input, no skip connections)."""
-    family = "dip" if device_type == "cuda" else "cpu"
-    return f"{family}_inpaint_hole" if task == "inpaint" and large_hole else f"{family}_{task}"
+def default_recipe(task: str, device_type: str) -> str:
+    """The paper's recipe on a GPU; the CPU-sized one elsewhere (the paper's nets take hours on a CPU)."""
+    return f"dip_{task}" if device_type == "cuda" else f"cpu_{task}"

@@ -26,8 +26,6 @@ from gankit.restore.images import crop, pad_to, padding_for
 from gankit.restore.resample import LanczosDownsampler
 
 MAX_SCALE = 16
-LARGE_HOLE = 0.05   # a hole is large when its inscribed radius is at least this share of the shorter side
-LARGE_HOLE_MIN_PX = 4
 
 
 @dataclass
@@ -59,17 +57,6 @@ class Problem:
     def crop(self, x: Tensor) -> Tensor:
         """The restored image from the output canvas."""
         return crop(x, *self.size)
-
-    def hole_radius(self) -> float:
-        """Inpainting: the largest distance (px) from a hidden pixel to the nearest kept one; 0 otherwise."""
-        if self.mask is None:
-            return 0.0
-        from scipy.ndimage import distance_transform_edt
-        return float(distance_transform_edt(self.mask[0].numpy() < 0.5).max())
-
-    def has_large_hole(self) -> bool:
-        """A hole wide enough that the paper's large-hole net fills it better (text and scattered pixels are not)."""
-        return self.hole_radius() >= max(LARGE_HOLE_MIN_PX, LARGE_HOLE * min(self.size))
 
     def shown(self) -> Tensor:
         """The corrupted photo at the restoration's size (superres: enlarged by pixel repetition)."""
