@@ -267,13 +267,15 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
                 d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
                 gap = statistics.mean(means["best"]) - statistics.mean(means["dip"])
                 word = f"beats {strongest} by {d:.2f} dB" if d > 0 else f"misses {strongest} by {-d:.2f} dB"
-                verdicts.append(f"| {CELL_NAMES[cell]} | {size} | {statistics.mean(means['dip']):.2f} | "
+                photos = len({r["image"] for r in fits})
+                verdicts.append(f"| {CELL_NAMES[cell]} | {size} | {len(fits)} ({photos}) | "
+                                f"{statistics.mean(means['dip']):.2f} | "
                                 f"{statistics.mean(means[strongest]):.2f} ({strongest}) | DIP {word} | {gap:.2f} |")
     if verdicts:
         gaps = [r["psnr_best"] - r["psnr_es"] for r in dip]
         out[2:2] = ["Averaged over the photos and seeds of each table below:", "",
-                    "| cell | px | DIP ES pick | strongest classical | verdict | best along the run minus ES pick |",
-                    "|---|---|---|---|---|---|", *verdicts, "",
+                    "| cell | px | fits (photos) | DIP ES pick | strongest classical | verdict | best along the run "
+                    "minus ES pick |", "|---|---|---|---|---|---|---|", *verdicts, "",
                     f"Early stopping without ground truth lands {statistics.mean(gaps):.2f} dB below the best PSNR "
                     f"along the run on average over all {len(gaps)} fits (largest gap {max(gaps):.2f} dB).", ""]
     if not any(size >= 512 for size in dip_sizes):
