@@ -16,8 +16,8 @@ the picture that stopping would have given.
 A second rule for inpainting and denoising, validation on held-out pixels (``HeldOutStop``): a
 random share of the observed pixels is left out of the loss, and the step whose output matches
 them best is the pick. It is the held-out data of supervised early stopping, applied to one photo
-(Li et al. 2021, "Self-validation", arXiv 2110.12271, validate with an autoencoder trained on the
-way instead; this rule is the plainer one).
+(Li et al., BMVC 2021, "Self-validation: early stopping for single-instance deep generative priors",
+validate with an autoencoder trained along the way instead; this rule is the plainer one).
 """
 
 from __future__ import annotations
