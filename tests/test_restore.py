@@ -14,7 +14,6 @@ from gankit.restore import (DIPGame, RunningVarianceStop, SkipHourglass, denoisi
                             psnr, super_resolution)
 from gankit.restore.average import OutputAverage
 from gankit.restore.corrupt import add_noise, make_mask
-from gankit.restore.early_stop import HeldOutStop, held_out_pixels
 from gankit.restore.hourglass import net_input
 from gankit.restore.photos import photo
 from gankit.restore.resample import LanczosDownsampler
@@ -96,55 +95,6 @@ def test_the_rule_freezes_its_pick_once_it_has_fired_and_its_state_round_trips()
     copy = RunningVarianceStop(window=3, patience=5)
     copy.load_state_dict(rule.state_dict())
     assert copy.picked_step == 4 and copy.fired_at == 10 and copy.count == 13
-
-
-def test_the_held_out_rule_picks_the_output_that_matches_the_left_out_pixels_best():
-    """Outputs that approach the photo until step 300, then drift off: the error on the held-out
-    pixels is least near step 300, the rule picks there and stops P steps later; its state round-trips."""
-    g = torch.Generator().manual_seed(0)
-    target = torch.rand(1, 3, 16, 16, generator=g)
-    held = held_out_pixels(torch.ones(1, 16, 16), 0.25, seed=0)
-    rule = HeldOutStop(held[None], patience=100)
-    stopped = None
-    for t in range(1, 2001):
-        error = 0.5 * math.exp(-t / 60) + 0.01 + 0.0005 * max(0, t - 300)
-        x = target + error * torch.randn(1, 3, 16, 16, generator=g)
-        rule.update(x, target, t, keep=x)
-        if t % 10 == 0 and rule.fired(t):
-            stopped = t
-            break
-    assert stopped is not None and 250 <= rule.picked_step <= 400 and stopped - rule.picked_step >= 100
-    copy = HeldOutStop(held[None], patience=100)
-    copy.load_state_dict(rule.state_dict())
-    assert copy.picked_step == rule.picked_step and copy.fired_at == stopped
-    torch.testing.assert_close(copy.best, rule.best)
-
-
-def test_held_out_pixels_are_a_share_of_the_observed_ones_drawn_from_the_seed():
-    weight = make_mask("pixels50", 64, 64, seed=0)
-    held = held_out_pixels(weight, 0.1, seed=3)
-    assert held.shape == weight.shape and (held * (1 - weight)).sum() == 0   # only observed pixels
-    assert 0.07 < float(held.sum() / weight.sum()) < 0.13
-    torch.testing.assert_close(held, held_out_pixels(weight, 0.1, seed=3))
-    assert not torch.equal(held, held_out_pixels(weight, 0.1, seed=4))
-
-
-def test_a_held_out_fit_leaves_the_pixels_out_of_the_loss_and_pastes_them_back():
-    clean = photo("astronaut", 32)
-    mask = make_mask("text", 32, 32, seed=1)
-    cfg = load_restore_config("cpu_inpaint", TINY + ["es_rule=held_out", "es_held_out=0.2", "early_stop=watch"])
-    game = DIPGame(cfg, inpainting(clean * mask, mask, clean))
-    held = game.held_out[0]   # on the canvas, mirrored out to 64 px: the padding is never observed
-    assert held.sum() > 0 and held[:, 32:].sum() == 0 and held[:, :, 32:].sum() == 0
-    assert torch.equal(game.weight[0, :, :32, :32], mask * (1 - held[:, :32, :32]))
-    fit(game, 60)
-    torch.testing.assert_close(game.restored() * mask, clean * mask)   # held-out pixels pasted back too
-    assert game.stopper.picked_step is not None and "es_held_out_mse" in game.rows[-1]
-    torch.testing.assert_close(game.early_stop_pick() * mask, clean * mask)
-    with pytest.raises(ConfigError, match="super-resolution"):
-        DIPGame(load_restore_config("cpu_superres", TINY + ["es_rule=held_out"]), super_resolution(clean[:, :8, :8], 4))
-    with pytest.raises(ConfigError, match="es_held_out"):
-        load_restore_config("cpu_inpaint", ["es_held_out=0.7"])
 
 
 def test_the_output_average_is_exponential():

@@ -27,9 +27,7 @@ the run folder (--run); Ctrl-C stops with a checkpoint (exit status 3), --resume
 
 Recipes: dip_* are the paper's settings (GPU-sized; the default on CUDA), cpu_* smaller nets that
 finish a 128 x 128 photo in a few minutes on a CPU (the default elsewhere). --set key=value
-overrides any key, e.g. --set iterations=2000 --set early_stop=none. The stopping rule is the
-running variance of the outputs; --set es_rule=held_out instead leaves 5 % of the observed pixels
-out of the fit and picks the step that predicts them best (inpainting and denoising).
+overrides any key, e.g. --set iterations=2000 --set early_stop=none.
 """
 
 Output = Annotated[Path, typer.Option("-o", "--output", help="Restored image to write (PNG, TIFF, JPEG, BMP).")]

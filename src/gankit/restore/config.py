@@ -41,11 +41,8 @@ class RestoreConfig:
     backtrack_every: int = 100            # steps between those checks (one device sync each); 0 = off
     early_stop: Literal["stop", "watch", "none"] = "stop"   # Wang et al. 2021's running-variance rule:
                                           # stop at it, watch (run on, keep its pick) or none
-    es_rule: Literal["variance", "held_out"] = "variance"   # variance: Wang et al.'s running variance; held_out:
-                                          # self-validation on observed pixels left out of the loss (not superres)
-    es_held_out: float = 0.05             # held_out: the share of the observed pixels left out
     es_window: int = 100                  # outputs in the running variance [W]
-    es_patience: int = 1000               # steps without a new minimum (of either rule) before it stops [P]
+    es_patience: int = 1000               # steps without a new variance minimum before it stops [P]
     log_every: int = 50                   # steps between log rows (PSNR, SSIM on the progress bar)
     snapshots: int = 3                    # outputs at intermediate steps in the picture strip
     seed: int = 0
@@ -65,8 +62,6 @@ class RestoreConfig:
         for key in ("reg_noise_std", "backtrack_db", "backtrack_every", "snapshots"):
             if getattr(self, key) < 0:
                 errors.append(f"{key}: must be >= 0, got {getattr(self, key)}")
-        if not 0 < self.es_held_out < 0.5:
-            errors.append(f"es_held_out: must be in (0, 0.5) (a share of the observed pixels), got {self.es_held_out}")
         if not 0 <= self.average < 1:
             errors.append(f"average: must be in [0, 1) (0.99 in the paper; 0 = off), got {self.average}")
         if self.kernel % 2 == 0:

@@ -8,8 +8,8 @@ Each step (Ulyanov et al. 2018, eq. 2 with the data term of each task):
     theta <- Adam step on loss
 
 and, outside the gradient: the output average (denoising), the kept pixels pasted back
-(inpainting), the early-stopping rule (the running variance of the raw outputs, or the error on
-held-out observed pixels), backtracking checks, and PSNR against the reference when one is given. The loop
+(inpainting), the early-stopping rule's running variance of the raw outputs, backtracking
+checks, and PSNR against the reference when one is given. The loop
 (gankit.loop.Trainer) does the rest: reseeding per step, logging with one sync per interval,
 checkpoints with every piece of state below, Ctrl-C and exact resume.
 """
@@ -26,8 +26,7 @@ from gankit.loop import Game, Phase, Player, Trainer
 from gankit.restore.average import OutputAverage
 from gankit.restore.backtrack import Backtracker
 from gankit.restore.config import RestoreConfig
-from gankit.errors import ConfigError
-from gankit.restore.early_stop import HeldOutStop, RunningVarianceStop, held_out_pixels
+from gankit.restore.early_stop import RunningVarianceStop
 from gankit.restore.hourglass import SkipHourglass, net_input
 from gankit.restore.metrics import psnr_tensor, ssim
 from gankit.restore.problem import Problem
@@ -48,32 +47,19 @@ class DIPGame(Game):
         self.z = net_input(cfg.input, cfg.input_channels, *problem.canvas,
                            torch.Generator().manual_seed(cfg.seed)).to(device)
         self.observed = problem.observed[None].to(device)
-        self.held_out = self._held_out(cfg, problem)   # None, or (1, 1, h, w): observed pixels left out of the loss
-        weight = problem.weight if self.held_out is None else problem.weight * (1 - self.held_out[0].cpu())
-        self.weight = weight[None].to(device)
-        self.weight_sum = float(weight.sum()) * problem.channels
+        self.weight = problem.weight[None].to(device)
+        self.weight_sum = float(problem.weight.sum()) * problem.channels
         self.reference = problem.reference[None].to(device) if problem.reference is not None else None
         self.operator = problem.operator(device)
-        keep_known = cfg.keep_known and problem.task == "inpaint"   # every kept pixel, held out or not
-        self.paste = problem.weight[None].to(device) if keep_known else None
+        self.paste = self.weight if cfg.keep_known and problem.task == "inpaint" else None
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.phases = [Phase("dip", (Player("net", self.net, self.optimizer, cfg.lr),))]
         self.average = OutputAverage(cfg.average, device)
-        self.stopper = (RunningVarianceStop(cfg.es_window, cfg.es_patience, device) if self.held_out is None
-                        else HeldOutStop(self.held_out, cfg.es_patience, device))
+        self.stopper = RunningVarianceStop(cfg.es_window, cfg.es_patience, device)
         self.backtrack = Backtracker(self.net, self.optimizer, self.average, cfg.backtrack_db, cfg.backtrack_every)
         self.output: Tensor | None = None   # the latest restoration on the canvas (averaged when averaging)
         self.rows: list[dict] = []           # the logged rows (one per log interval)
         self.best: tuple[float, int] | None = None   # (PSNR, step): the best restoration along the run
-
-    @staticmethod
-    def _held_out(cfg: RestoreConfig, problem: Problem) -> Tensor | None:
-        if cfg.es_rule != "held_out":
-            return None
-        if problem.scale != 1:
-            raise ConfigError("es_rule=held_out scores the output on observed pixels left out of the loss, which "
-                              "super-resolution does not have (its pixels are averages); use es_rule=variance")
-        return held_out_pixels(problem.weight, cfg.es_held_out, cfg.seed)[None]
 
     # --- what the loop asks ---
 
@@ -105,16 +91,12 @@ class DIPGame(Game):
     @torch.no_grad()
     def _track(self, out: Tensor, loss: Tensor, step: int) -> dict[str, Tensor]:
         """The output average, the early-stopping window, and the step's stats."""
-        averaged = self.average.update(out)
-        restored = averaged
+        restored = self.average.update(out)
         if self.paste is not None:   # the pixels the mask keeps, as they were
             restored = torch.lerp(restored, self.observed, self.paste)
-        if self.held_out is None:
-            stats = {"es_variance": self.stopper.update(out, step + 1, keep=restored)}
-        else:   # scored before the kept pixels are pasted back (they include the held-out ones)
-            stats = {"es_held_out_mse": self.stopper.update(averaged, self.observed, step + 1, keep=restored)}
+        variance = self.stopper.update(out, step + 1, keep=restored)
         self.output = restored
-        stats["fit_psnr"] = _fit_psnr(loss)
+        stats = {"fit_psnr": _fit_psnr(loss), "es_variance": variance}
         if self.reference is not None:
             stats["psnr"] = psnr_tensor(self.problem.crop(restored), self.reference)
         return stats

@@ -142,12 +142,6 @@ def _chosen(game: DIPGame) -> tuple[Tensor, str]:
     return game.restored(), "last output"
 
 
-def early_stop_rule(cfg: RestoreConfig) -> str:
-    if cfg.es_rule == "held_out":
-        return f"held-out pixels ({cfg.es_held_out:.0%} of the observed), patience {cfg.es_patience}"
-    return f"running variance, window {cfg.es_window}, patience {cfg.es_patience}"
-
-
 def _scores(image: Tensor, reference: Tensor) -> dict:
     return {"psnr": round(psnr(image, reference), 3), "ssim": round(ssim(image, reference), 4)}
 
@@ -160,7 +154,7 @@ def make_record(game: DIPGame, problem: Problem, cfg: RestoreConfig, step: int, 
         "size": list(problem.size), "channels": problem.channels, "scale": problem.scale,
         "config": config_dict(cfg),
         "iterations": {"planned": cfg.iterations, "run": step,
-                       "early_stop": {"rule": early_stop_rule(cfg),
+                       "early_stop": {"rule": f"running variance, window {cfg.es_window}, patience {cfg.es_patience}",
                                       "mode": cfg.early_stop, "fired_at": stopper.fired_at if stopper.fired_at > 0
                                       else None, "picked_step": stopper.picked_step},
                        "backtracks": game.backtrack.count},
