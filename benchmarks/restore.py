@@ -242,7 +242,8 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
             out += ["| photo | " + " | ".join(names) + " | DIP ES pick | DIP last | DIP best (oracle) | iterations used "
                     "| seconds per fit: wall (CPU) |", "|---" * (len(names) + 6) + "|"]
             means = {"dip": [], "best": [], STRONGEST[task]: []}
-            for image in sorted({r["image"] for r in fits}, key=lambda n: IMAGES.index(n) if n in IMAGES else 99):
+            photos = sorted({r["image"] for r in fits}, key=lambda n: IMAGES.index(n) if n in IMAGES else 99)
+            for image in photos:
                 mine = sorted((r for r in fits if r["image"] == image), key=lambda r: r["seed"])
                 cells = []
                 for name in names:
@@ -267,8 +268,7 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
                 d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
                 gap = statistics.mean(means["best"]) - statistics.mean(means["dip"])
                 word = f"beats {strongest} by {d:.2f} dB" if d > 0 else f"misses {strongest} by {-d:.2f} dB"
-                photos = len({r["image"] for r in fits})
-                verdicts.append(f"| {CELL_NAMES[cell]} | {size} | {len(fits)} ({photos}) | "
+                verdicts.append(f"| {CELL_NAMES[cell]} | {size} | {len(fits)} ({len(photos)}) | "
                                 f"{statistics.mean(means['dip']):.2f} | "
                                 f"{statistics.mean(means[strongest]):.2f} ({strongest}) | DIP {word} | {gap:.2f} |")
     if verdicts:
