@@ -40,6 +40,7 @@ from gankit.restore.corrupt import add_noise, low_resolution, make_mask
 from gankit.restore.photos import photo
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SIZE = 128   # the CPU table's photo size
 CELLS = ("text", "pixels50", "noise25", "box", "sr4")   # in priority order: the claims first
 TASK = {"text": "inpaint", "pixels50": "inpaint", "box": "inpaint", "noise25": "denoise", "sr4": "superres"}
 CELL_NAMES = {"text": "text overlay", "pixels50": "50 % missing pixels", "box": "central box (1/4 of each side)",
@@ -282,22 +283,27 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
         out += ["The paper-sized table (512 px, the paper's `dip_*` recipes and iteration counts, 3 seeds) is what "
                 "`bash benchmarks/device_restore.sh` produces in one run on a GPU; it has not been run yet, and no "
                 "GPU figure is estimated from the CPU ones.", ""]
-    classical_sizes = sorted({r["size"] for r in base} - set(dip_sizes))
-    for size in classical_sizes:
+    fitted = {(r["image"], r["size"], r["cell"]) for r in dip}
+    for size in sorted({r["size"] for r in base}):
+        # The photos and cells of this size that no DIP table above shows.
+        alone = []
+        for image in sorted({r["image"] for r in base if r["size"] == size},
+                            key=lambda n: IMAGES.index(n) if n in IMAGES else 99):
+            for cell in CELLS:
+                here = {r["method"]: r for r in base if (r["image"], r["size"], r["cell"]) == (image, size, cell)}
+                if here and (image, size, cell) not in fitted:
+                    alone.append((image, cell, here))
+        if not alone:
+            continue
         out += [f"### Classical methods alone, {size} px", "",
                 "| photo | cell | " + " | ".join(["corrupted", "biharmonic / CBM3D / bicubic", "others"]) + " |",
                 "|---|---|---|---|---|"]
-        for image in sorted({r["image"] for r in base if r["size"] == size}, key=lambda n: IMAGES.index(n)
-                            if n in IMAGES else 99):
-            for cell in CELLS:
-                here = {r["method"]: r for r in base if (r["image"], r["size"], r["cell"]) == (image, size, cell)}
-                if not here:
-                    continue
-                task = TASK[cell]
-                first = {"inpaint": "biharmonic", "denoise": "cbm3d", "superres": "bicubic"}[task]
-                others = ", ".join(f"{n} {here[n]['psnr']:.2f}" for n in BASELINES[task] if n != first and n in here)
-                out.append(f"| {image} | {CELL_NAMES[cell]} | {here['corrupted']['psnr']:.2f} | "
-                           f"{here[first]['psnr']:.2f} ({here[first]['seconds']:.1f} s) | {others} |")
+        for image, cell, here in alone:
+            task = TASK[cell]
+            first = {"inpaint": "biharmonic", "denoise": "cbm3d", "superres": "bicubic"}[task]
+            others = ", ".join(f"{n} {here[n]['psnr']:.2f}" for n in BASELINES[task] if n != first and n in here)
+            out.append(f"| {image} | {CELL_NAMES[cell]} | {here['corrupted']['psnr']:.2f} | "
+                       f"{here[first]['psnr']:.2f} ({here[first]['seconds']:.1f} s) | {others} |")
         out.append("")
     out += ["Every fit (seeds, iterations, the PSNR curve): [docs/experiments/restore.md](experiments/restore.md). "
             "Command:", "", f"    {command}", ""]
@@ -349,7 +355,7 @@ def speed(args) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", type=int, default=128, help="photo size for DIP (px)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="photo size for DIP (px)")
     p.add_argument("--baseline-sizes", default="128,256", help="sizes at which the classical methods run")
     p.add_argument("--images", default="astronaut,camera", help=f"comma-separated, from {', '.join(IMAGES)}")
     p.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {', '.join(CELLS)}")

@@ -9,6 +9,7 @@ their sources.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import statistics
@@ -210,26 +211,28 @@ RESTORE_BARS = {"text": ("biharmonic", 0.0), "pixels50": ("biharmonic", 0.0), "n
 
 def restore_rows() -> list[str]:
     """DIP (the early-stopping pick) against the strongest classical method, and the rule against the best PSNR."""
-    from restore import read_rows   # the first of any repeated fit, as the restore page counts them
+    from restore import DEFAULT_SIZE, read_rows   # read_rows: the first of any repeated fit, as the page counts
     rows = read_rows(RECORDS / "restore_rows.jsonl")
     dip = [r for r in rows if r["method"] == "dip"]
     out, link = [], "deep-image-prior-against-the-classical-tools"
     command = "python benchmarks/restore.py --threads 1"
-    for cell, (rival, margin) in RESTORE_BARS.items():
-        mine = [r for r in dip if r["cell"] == cell]
-        size_images = {(r["size"], r["image"]) for r in mine}
+    for (cell, (rival, margin)), size in itertools.product(RESTORE_BARS.items(), sorted({r["size"] for r in dip})):
+        mine = [r for r in dip if r["cell"] == cell and r["size"] == size]
+        images = {r["image"] for r in mine}
         theirs = [r["psnr"] for r in rows if r["cell"] == cell and r["method"] == rival
-                  and (r["size"], r["image"]) in size_images]
+                  and r["size"] == size and r["image"] in images]
         if not mine or not theirs:
             continue
         ours = [r["psnr_es"] for r in mine]
         gap = statistics.mean(ours) - statistics.mean(theirs)
-        out.append(_row(f"Deep Image Prior, {cell} ({', '.join(sorted({i for _, i in size_images}))}, "
-                        f"{mine[0]['size']} px): PSNR dB", f"{statistics.mean(ours):.2f} ± {statistics.stdev(ours):.2f} "
-                        f"({len(mine)} fits)", f"{rival} {statistics.mean(theirs):.2f} (same photos)"
+        spread = f" ± {statistics.stdev(ours):.2f}" if len(ours) > 1 else ""
+        out.append(_row(f"Deep Image Prior, {cell} ({', '.join(sorted(images))}, "
+                        f"{size} px): PSNR dB", f"{statistics.mean(ours):.2f}{spread} "
+                        f"({len(mine)} fit{'s' if len(mine) > 1 else ''})", f"{rival} {statistics.mean(theirs):.2f} (same photos)"
                         + ("; bar: within 0.5 dB" if margin else ""),
                         ("met" if gap > margin else "**not met**") + f" ({gap:+.2f})",
-                        "; ".join(sorted({r["hardware"] for r in mine})), command, link))
+                        "; ".join(sorted({r["hardware"] for r in mine})),
+                        command + ("" if size == DEFAULT_SIZE else f" --size {size}"), link))
     if dip:
         gaps = [r["psnr_best"] - r["psnr_es"] for r in dip]
         out.append(_row("Deep Image Prior early stopping: dB below the best PSNR along the run",

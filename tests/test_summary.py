@@ -83,14 +83,15 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
                                                                pair("mnist", "digits", 0.6, 0.4),
                                                                pair("mnist", "digits", 0.6, 0.4, seed=1)]))
 
-    def fit(cell, seed, es, best):
-        return {"image": "a", "size": 8, "cell": cell, "method": "dip", "seed": seed, "psnr_es": es,
+    def fit(cell, seed, es, best, size=8):
+        return {"image": "a", "size": size, "cell": cell, "method": "dip", "seed": seed, "psnr_es": es,
                 "psnr_best": best, "hardware": "test cpu"}
     rows = [fit("text", 0, 30.0, 30.2), fit("text", 1, 32.0, 32.2), fit("noise25", 0, 27.0, 28.0),
             fit("noise25", 1, 27.2, 28.2), fit("noise25", 1, 20.0, 28.2),   # a repeated fit: the first counts
+            fit("text", 0, 98.0, 99.0, size=16),                              # another size: a row of its own
             {"image": "a", "size": 8, "cell": "text", "method": "biharmonic", "psnr": 30.5},
             {"image": "a", "size": 8, "cell": "noise25", "method": "cbm3d", "psnr": 27.5},
-            {"image": "a", "size": 16, "cell": "text", "method": "biharmonic", "psnr": 99.0}]   # another size: ignored
+            {"image": "a", "size": 16, "cell": "text", "method": "biharmonic", "psnr": 99.0}]
     tmp_path.joinpath("restore_rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     tmp_path.joinpath("provenance.json").write_text(json.dumps({"machine": "test cpu", "command": "prov",
         "per_image": {"28 x 28 gray (DCGAN samples)": {"sign_s": {"p95": 0.25, "median": 0.1}, "added_bytes": 2048}}}))
@@ -102,10 +103,13 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     assert "beats untranslated (+20.0 points)" in mnist_to_digits and "(2 seeds;" in mnist_to_digits
     # the command of all the seeds a row averages
     assert "--first-seed 0 --seeds 2" in mnist_to_digits and "--first-seed 0 --seeds 1" in mnistm
-    text, noise, es = summary.restore_rows()
+    text, text16, noise, es = summary.restore_rows()
     assert "31.00 ± 1.41 (2 fits)" in text and "biharmonic 30.50" in text and "met (+0.50)" in text
+    assert "8 px" in text and "--size 8`" in text
+    assert "98.00 (1 fit)" in text16 and "biharmonic 99.00" in text16 and "**not met** (-1.00)" in text16
+    assert "16 px" in text16 and "--size 16" in text16
     assert "cbm3d 27.50" in noise and "met (-0.40)" in noise   # within the 0.5 dB allowed
-    assert "0.60 (mean of 4 fits; worst 1.00)" in es and "**not met**" in es
+    assert "0.68 (mean of 5 fits; worst 1.00)" in es and "**not met**" in es
     (sign,) = summary.provenance_rows()
     assert "0.250 (median 0.100, +2.0 KiB a file)" in sign and "**not met**" in sign
 
