@@ -226,9 +226,10 @@ def restore_rows() -> list[str]:
         ours = [r["psnr_es"] for r in mine]
         gap = statistics.mean(ours) - statistics.mean(theirs)
         spread = f" ± {statistics.stdev(ours):.2f}" if len(ours) > 1 else ""
-        out.append(_row(f"Deep Image Prior, {cell} ({', '.join(sorted(images))}, "
-                        f"{size} px): PSNR dB", f"{statistics.mean(ours):.2f}{spread} "
-                        f"({len(mine)} fit{'s' if len(mine) > 1 else ''})", f"{rival} {statistics.mean(theirs):.2f} (same photos)"
+        fits = f"{len(mine)} fit{'s' if len(mine) > 1 else ''}"
+        out.append(_row(f"Deep Image Prior, {cell} ({', '.join(sorted(images))}, {size} px): PSNR dB",
+                        f"{statistics.mean(ours):.2f}{spread} ({fits})",
+                        f"{rival} {statistics.mean(theirs):.2f} (same photos)"
                         + ("; bar: within 0.5 dB" if margin else ""),
                         ("met" if gap > margin else "**not met**") + f" ({gap:+.2f})",
                         "; ".join(sorted({r["hardware"] for r in mine})),
