@@ -212,6 +212,20 @@ def _cell(values: list[float]) -> str:
     return f"{m:.2f} ± {s:.2f} ({every})" if len(values) > 1 else f"{m:.2f} (1 seed)"
 
 
+def es_gaps(dip: list[dict]) -> list[float]:
+    """How far below the best PSNR along the run each fit's early-stopping pick lands (dB)."""
+    return [r["psnr_best"] - r["psnr_es"] for r in dip]
+
+
+def es_gaps_by_size(dip: list[dict]) -> str:
+    """'128 px: 0.49 over 60, 256 px: ...' when the fits have several sizes, else ''."""
+    sizes = sorted({r["size"] for r in dip})
+    if len(sizes) < 2:
+        return ""
+    means = {size: es_gaps([r for r in dip if r["size"] == size]) for size in sizes}
+    return ", ".join(f"{size} px: {statistics.mean(g):.2f} over {len(g)}" for size, g in means.items())
+
+
 def render(rows: list[dict], command: str) -> tuple[str, str]:
     """(the results.md section, the experiments page's table of every fit)."""
     dip = [r for r in rows if r["method"] == "dip"]
@@ -283,12 +297,13 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
                                 f"{statistics.mean(means['dip']):.2f} | "
                                 f"{statistics.mean(means[strongest]):.2f} ({strongest}) | DIP {word} | {gap:.2f} |")
     if verdicts:
-        gaps = [r["psnr_best"] - r["psnr_es"] for r in dip]
+        gaps = es_gaps(dip)
         out[2:2] = ["Averaged over the photos and seeds of each table below:", "",
                     "| cell | px | fits (photos) | DIP ES pick | strongest classical | verdict | best along the run "
                     "minus ES pick |", "|---|---|---|---|---|---|---|", *verdicts, "",
                     f"Early stopping without ground truth lands {statistics.mean(gaps):.2f} dB below the best PSNR "
-                    f"along the run on average over all {len(gaps)} fits (largest gap {max(gaps):.2f} dB).", ""]
+                    f"along the run on average over all {len(gaps)} fits ("
+                    + "; ".join(filter(None, [es_gaps_by_size(dip), f"largest gap {max(gaps):.2f} dB"])) + ").", ""]
     if not any(size >= 512 for size in dip_sizes):
         out += ["The paper-sized table (512 px, the paper's `dip_*` recipes and iteration counts, 3 seeds) is what "
                 "`bash benchmarks/device_restore.sh` produces in one run on a GPU; it has not been run yet, and no "

@@ -211,7 +211,8 @@ RESTORE_BARS = {"text": ("biharmonic", 0.0), "pixels50": ("biharmonic", 0.0), "n
 
 def restore_rows() -> list[str]:
     """DIP (the early-stopping pick) against the strongest classical method, and the rule against the best PSNR."""
-    from restore import DEFAULT_SIZE, read_rows   # read_rows: the first of any repeated fit, as the page counts
+    # read_rows keeps the first of any repeated fit, as the restore page counts them
+    from restore import DEFAULT_SIZE, es_gaps, es_gaps_by_size, read_rows
     rows = read_rows(RECORDS / "restore_rows.jsonl")
     dip = [r for r in rows if r["method"] == "dip"]
     out, link = [], "deep-image-prior-against-the-classical-tools"
@@ -235,9 +236,11 @@ def restore_rows() -> list[str]:
                         "; ".join(sorted({r["hardware"] for r in mine})),
                         command + ("" if size == DEFAULT_SIZE else f" --size {size}"), link))
     if dip:
-        gaps = [r["psnr_best"] - r["psnr_es"] for r in dip]
+        gaps = es_gaps(dip)
         out.append(_row("Deep Image Prior early stopping: dB below the best PSNR along the run",
-                        f"{statistics.mean(gaps):.2f} (mean of {len(gaps)} fits; worst {max(gaps):.2f})",
+                        f"{statistics.mean(gaps):.2f} ("
+                        + "; ".join(filter(None, [f"mean of {len(gaps)} fits", es_gaps_by_size(dip),
+                                                  f"worst {max(gaps):.2f}"])) + ")",
                         "bar 0.5 (issue 26); the rule: Wang et al. 2021 (ES-WMV)",
                         "met" if statistics.mean(gaps) <= 0.5 else "**not met**",
                         "; ".join(sorted({r["hardware"] for r in dip})), command, link))

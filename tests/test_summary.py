@@ -109,7 +109,7 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     assert "98.00 (1 fit)" in text16 and "biharmonic 99.00" in text16 and "**not met** (-1.00)" in text16
     assert "16 px" in text16 and "--size 16" in text16
     assert "cbm3d 27.50" in noise and "met (-0.40)" in noise   # within the 0.5 dB allowed
-    assert "0.68 (mean of 5 fits; worst 1.00)" in es and "**not met**" in es
+    assert "0.68 (mean of 5 fits; 8 px: 0.60 over 4, 16 px: 1.00 over 1; worst 1.00)" in es and "**not met**" in es
     (sign,) = summary.provenance_rows()
     assert "0.250 (median 0.100, +2.0 KiB a file)" in sign and "**not met**" in sign
 
