@@ -133,7 +133,8 @@ def run_dip(job: dict, overrides: list[str], device: str, strip_dir: Path | None
     problem, _, _ = corrupted(job["cell"], clean)
     cfg = load_restore_config(job["recipe"], [*overrides, "early_stop=watch", f"seed={job['seed']}",
                                               f"device={device}"])
-    output = strip_dir / f"{job['cell']}_{job['image']}.png" if strip_dir is not None else None
+    size = "" if job["size"] == DEFAULT_SIZE else f"_{job['size']}px"   # strips of another size kept apart
+    output = strip_dir / f"{job['cell']}_{job['image']}{size}.png" if strip_dir is not None else None
     cpu_started = time.process_time()   # on a shared machine the wall time says more about the neighbours
     record = restore(problem, cfg, output=output, progress=sys.stderr.isatty())
     cpu_seconds = time.process_time() - cpu_started
@@ -226,6 +227,19 @@ def es_gaps_by_size(dip: list[dict]) -> str:
     return ", ".join(f"{size} px: {statistics.mean(g):.2f} over {len(g)}" for size, g in means.items())
 
 
+def other_size_commands(dip: list[dict]) -> list[str]:
+    """The benchmark commands that fit the DIP rows of sizes other than the default one."""
+    out = []
+    for size in sorted({r["size"] for r in dip} - {DEFAULT_SIZE}):
+        fits = [r for r in dip if r["size"] == size]
+        images = sorted({r["image"] for r in fits}, key=lambda n: IMAGES.index(n) if n in IMAGES else 99)
+        cells = [c for c in CELLS if any(r["cell"] == c for r in fits)]
+        family = " --recipes dip" if all(r["recipe"].startswith("dip_") for r in fits) else ""
+        out.append(f"python benchmarks/restore.py --size {size}{family} --images {','.join(images)} "
+                   f"--cells {','.join(cells)} --seeds {1 + max(r['seed'] for r in fits)}")
+    return out
+
+
 def render(rows: list[dict], command: str) -> tuple[str, str]:
     """(the results.md section, the experiments page's table of every fit)."""
     dip = [r for r in rows if r["method"] == "dip"]
@@ -288,6 +302,9 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
                 out.append(f"| {image} | " + " | ".join(cells) + f" | {_cell(es)} | {_cell(last)} | {_cell(best)} | "
                            f"{', '.join(map(str, used))} | {wall} |")
             out.append("")
+            if all(r["best_step"] >= r["iterations_planned"] for r in fits):
+                out += ["The best PSNR came at the last step of every fit here: the recipe is likely too short for "
+                        "this size, and a longer run would likely score higher.", ""]
             if means[STRONGEST[task]]:
                 strongest = STRONGEST[task]
                 d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
@@ -331,7 +348,7 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
                        f"{here[first]['psnr']:.2f} ({here[first]['seconds']:.1f} s) | {others} |")
         out.append("")
     out += ["Every fit (seeds, iterations, the PSNR curve): [docs/experiments/restore.md](experiments/restore.md). "
-            "Command:", "", f"    {command}", ""]
+            "Commands:", "", f"    {command}", *(f"    {c}" for c in other_size_commands(dip)), ""]
     return "\n".join(out), fits_table(dip)
 
 
