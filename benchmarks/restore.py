@@ -223,21 +223,23 @@ def es_gaps_by_size(dip: list[dict]) -> str:
     sizes = sorted({r["size"] for r in dip})
     if len(sizes) < 2:
         return ""
-    means = {size: es_gaps([r for r in dip if r["size"] == size]) for size in sizes}
-    return ", ".join(f"{size} px: {statistics.mean(g):.2f} over {len(g)}" for size, g in means.items())
+    by_size = {size: es_gaps([r for r in dip if r["size"] == size]) for size in sizes}
+    return ", ".join(f"{size} px: {statistics.mean(g):.2f} over {len(g)}" for size, g in by_size.items())
 
 
-def other_size_commands(dip: list[dict]) -> list[str]:
-    """The benchmark commands that fit the DIP rows of sizes other than the default one."""
-    out = []
-    for size in sorted({r["size"] for r in dip} - {DEFAULT_SIZE}):
-        fits = [r for r in dip if r["size"] == size]
-        images = sorted({r["image"] for r in fits}, key=lambda n: IMAGES.index(n) if n in IMAGES else 99)
-        cells = [c for c in CELLS if any(r["cell"] == c for r in fits)]
-        family = " --recipes dip" if all(r["recipe"].startswith("dip_") for r in fits) else ""
-        out.append(f"python benchmarks/restore.py --size {size}{family} --images {','.join(images)} "
-                   f"--cells {','.join(cells)} --seeds {1 + max(r['seed'] for r in fits)}")
-    return out
+def photo_order(images) -> list[str]:
+    """Photo names in the benchmark's order (IMAGES), any others after them."""
+    return sorted(set(images), key=lambda n: IMAGES.index(n) if n in IMAGES else len(IMAGES))
+
+
+def size_command(fits: list[dict]) -> str:
+    """The benchmark command that fits these DIP rows (all of one size): its photos, cells and seeds."""
+    (size,) = {r["size"] for r in fits}
+    cells = [c for c in CELLS if any(r["cell"] == c for r in fits)]
+    family = " --recipes dip" if all(r["recipe"].startswith("dip_") for r in fits) else ""
+    images = photo_order(r["image"] for r in fits)
+    return (f"python benchmarks/restore.py --size {size}{family} --images {','.join(images)} "
+            f"--cells {','.join(cells)} --seeds {1 + max(r['seed'] for r in fits)}")
 
 
 def render(rows: list[dict], command: str) -> tuple[str, str]:
@@ -270,7 +272,8 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
             recipes = sorted({r["recipe"] for r in fits})
             its = sorted({r["iterations_planned"] for r in fits})
             overrides = sorted({" ".join(r.get("overrides") or []) for r in fits} - {""})
-            decays = {load_restore_config(r["recipe"], r.get("overrides") or []).average for r in fits} - {0.0}
+            settings_used = {(r["recipe"], tuple(r.get("overrides") or [])) for r in fits}
+            decays = {load_restore_config(recipe, list(o)).average for recipe, o in settings_used} - {0.0}
             settings = f"{'/'.join(map(str, its))} steps"
             if decays:
                 settings += f", outputs averaged (decay {'/'.join(map(str, sorted(decays)))})"
@@ -281,7 +284,7 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
             out += ["| photo | " + " | ".join(names) + " | DIP ES pick | DIP last | DIP best (oracle) | iterations used "
                     "| seconds per fit: wall (CPU) |", "|---" * (len(names) + 6) + "|"]
             means = {"dip": [], "best": [], STRONGEST[task]: []}
-            photos = sorted({r["image"] for r in fits}, key=lambda n: IMAGES.index(n) if n in IMAGES else 99)
+            photos = photo_order(r["image"] for r in fits)
             for image in photos:
                 mine = sorted((r for r in fits if r["image"] == image), key=lambda r: r["seed"])
                 cells = []
@@ -329,8 +332,7 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
     for size in sorted({r["size"] for r in base}):
         # The photos and cells of this size that no DIP table above shows.
         alone = []
-        for image in sorted({r["image"] for r in base if r["size"] == size},
-                            key=lambda n: IMAGES.index(n) if n in IMAGES else 99):
+        for image in photo_order(r["image"] for r in base if r["size"] == size):
             for cell in CELLS:
                 here = {r["method"]: r for r in base if (r["image"], r["size"], r["cell"]) == (image, size, cell)}
                 if here and (image, size, cell) not in fitted:
@@ -348,7 +350,9 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
                        f"{here[first]['psnr']:.2f} ({here[first]['seconds']:.1f} s) | {others} |")
         out.append("")
     out += ["Every fit (seeds, iterations, the PSNR curve): [docs/experiments/restore.md](experiments/restore.md). "
-            "Commands:", "", f"    {command}", *(f"    {c}" for c in other_size_commands(dip)), ""]
+            "Commands:", "", f"    {command}",
+            *(f"    {size_command([r for r in dip if r['size'] == size])}"
+              for size in dip_sizes if size != DEFAULT_SIZE), ""]
     return "\n".join(out), fits_table(dip)
 
 

@@ -212,7 +212,7 @@ RESTORE_BARS = {"text": ("biharmonic", 0.0), "pixels50": ("biharmonic", 0.0), "n
 def restore_rows() -> list[str]:
     """DIP (the early-stopping pick) against the strongest classical method, and the rule against the best PSNR."""
     # read_rows keeps the first of any repeated fit, as the restore page counts them
-    from restore import DEFAULT_SIZE, es_gaps, es_gaps_by_size, read_rows
+    from restore import DEFAULT_SIZE, es_gaps, es_gaps_by_size, read_rows, size_command
     rows = read_rows(RECORDS / "restore_rows.jsonl")
     dip = [r for r in rows if r["method"] == "dip"]
     out, link = [], "deep-image-prior-against-the-classical-tools"
@@ -234,7 +234,8 @@ def restore_rows() -> list[str]:
                         + ("; bar: within 0.5 dB" if margin else ""),
                         ("met" if gap > margin else "**not met**") + f" ({gap:+.2f})",
                         "; ".join(sorted({r["hardware"] for r in mine})),
-                        command + ("" if size == DEFAULT_SIZE else f" --size {size}"), link))
+                        command if size == DEFAULT_SIZE else size_command([r for r in dip if r["size"] == size]),
+                        link))
     if dip:
         gaps = es_gaps(dip)
         out.append(_row("Deep Image Prior early stopping: dB below the best PSNR along the run",

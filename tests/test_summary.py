@@ -84,8 +84,8 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
                                                                pair("mnist", "digits", 0.6, 0.4, seed=1)]))
 
     def fit(cell, seed, es, best, size=8):
-        return {"image": "a", "size": size, "cell": cell, "method": "dip", "seed": seed, "psnr_es": es,
-                "psnr_best": best, "hardware": "test cpu"}
+        return {"image": "a", "size": size, "cell": cell, "method": "dip", "seed": seed, "recipe": "cpu_x",
+                "psnr_es": es, "psnr_best": best, "hardware": "test cpu"}
     rows = [fit("text", 0, 30.0, 30.2), fit("text", 1, 32.0, 32.2), fit("noise25", 0, 27.0, 28.0),
             fit("noise25", 1, 27.2, 28.2), fit("noise25", 1, 20.0, 28.2),   # a repeated fit: the first counts
             fit("text", 0, 98.0, 99.0, size=16),                              # another size: a row of its own
@@ -105,9 +105,11 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     assert "--first-seed 0 --seeds 2" in mnist_to_digits and "--first-seed 0 --seeds 1" in mnistm
     text, text16, noise, es = summary.restore_rows()
     assert "31.00 ± 1.41 (2 fits)" in text and "biharmonic 30.50" in text and "met (+0.50)" in text
-    assert "8 px" in text and "--size 8`" in text
+    assert "8 px" in text
+    assert "`python benchmarks/restore.py --size 8 --images a --cells text,noise25 --seeds 2`" in text
     assert "98.00 (1 fit)" in text16 and "biharmonic 99.00" in text16 and "**not met** (-1.00)" in text16
-    assert "16 px" in text16 and "--size 16" in text16
+    assert "16 px" in text16
+    assert "`python benchmarks/restore.py --size 16 --images a --cells text --seeds 1`" in text16
     assert "cbm3d 27.50" in noise and "met (-0.40)" in noise   # within the 0.5 dB allowed
     assert "0.68 (mean of 5 fits; 8 px: 0.60 over 4, 16 px: 1.00 over 1; worst 1.00)" in es and "**not met**" in es
     (sign,) = summary.provenance_rows()
