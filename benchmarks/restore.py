@@ -13,8 +13,8 @@ the run (an oracle needing the clean photo, to measure the rule).
     python benchmarks/restore.py --size 512 --recipes dip --device cuda --workers 3   # the paper's table
 
 Rows are appended to --rows (docs/records/restore_rows.jsonl, committed) as fits finish (a killed run keeps
-them; a rerun skips them). The
-section goes to docs/results.md (``--doc PATH``: elsewhere, e.g. a scratch file), every fit to
+them; a rerun skips them; a second run beside a live one on the same rows takes only the fits nobody has
+claimed). The section goes to docs/results.md (``--doc PATH``: elsewhere, e.g. a scratch file), every fit to
 docs/experiments/restore.md, and the strips of the first photo to docs/img/restore_*.png.
 """
 
@@ -163,14 +163,38 @@ def _claim_path(args, job: dict) -> Path:
 
 
 def claim(args, job: dict) -> bool:
-    """Take a job for this process (workers share one queue, in priority order): False if another has it."""
+    """Take a job for this process (workers share one queue, in priority order): False if another has it.
+    The claim holds the taker's process id, so a later run can tell a live claim from a stale one."""
     path = _claim_path(args, job)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    mine = path.with_name(f".{path.name}.{os.getpid()}")
+    mine.write_text(str(os.getpid()))
+    try:   # a hard link appears whole, with its id, or not at all
+        os.link(mine, path)
         return True
     except FileExistsError:
         return False
+    finally:
+        mine.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # someone else's process: alive
+        pass
+    return True
+
+
+def drop_stale_claims(args) -> None:
+    """Forget the claims of stopped runs, but keep those of a run still going on the same rows file,
+    so that a second run started beside it does not fit the same photo twice."""
+    for path in _claims(args).glob("*"):
+        text = path.read_text().strip()
+        if not (text.isdigit() and _alive(int(text))):
+            path.unlink(missing_ok=True)
 
 
 def work(args, jobs: list[dict], done: set, strip_dir: Path | None) -> None:
@@ -469,7 +493,7 @@ def measure(args, jobs: list[dict], done: set, strip_dir: Path) -> None:
     """The classical methods here, the DIP fits here or in --workers child processes."""
     if args.budget_s:
         args.deadline = time.time() + args.budget_s
-    shutil.rmtree(_claims(args), ignore_errors=True)   # claims of an earlier, stopped run
+    drop_stale_claims(args)
     children = []
     if args.workers > 1:
         base_cmd = [sys.executable, __file__, *_passed_args(), "--deadline", str(args.deadline or 0)]

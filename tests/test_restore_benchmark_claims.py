@@ -1,0 +1,40 @@
+"""Two restore benchmark runs on one rows file share its queue: a claim is taken once, and a new run
+forgets only the claims of stopped runs."""
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import restore as bench  # noqa: E402
+
+
+def _args(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    return SimpleNamespace(rows=tmp_path / "rows.jsonl")
+
+
+JOB = {"size": 8, "image": "a", "cell": "text", "method": "dip", "seed": 0, "recipe": "cpu_inpaint"}
+
+
+def test_a_fit_is_claimed_once(tmp_path, monkeypatch):
+    args = _args(tmp_path, monkeypatch)
+    assert bench.claim(args, JOB)
+    assert not bench.claim(args, JOB)
+    assert not bench.claim(args, dict(JOB))
+    assert bench.claim(args, {**JOB, "seed": 1})
+    assert [p.name for p in bench._claims(args).iterdir() if p.name.startswith(".")] == []   # no temp files left
+
+
+def test_a_new_run_keeps_live_claims_and_drops_stale_ones(tmp_path, monkeypatch):
+    args = _args(tmp_path, monkeypatch)
+    assert bench.claim(args, JOB)   # held by this (live) process
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = bench._claim_path(args, {**JOB, "seed": 1})
+    stale.write_text(finished.stdout.strip())   # its process has ended
+    empty = bench._claim_path(args, {**JOB, "seed": 2})
+    empty.write_text("")   # written by an older version of the benchmark
+    bench.drop_stale_claims(args)
+    assert bench._claim_path(args, JOB).exists()
+    assert not stale.exists() and not empty.exists()
+    assert not bench.claim(args, JOB) and bench.claim(args, {**JOB, "seed": 1})
