@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import statistics
 from pathlib import Path
 
@@ -173,12 +172,13 @@ CYCADA = {("mnist", "digits"): "another pair: MNIST -> USPS 95.6 % (CyCADA, Hoff
           ("mnist-m", "mnist"): "another pair: SVHN -> MNIST 90.4 % (CyCADA)"}
 
 
-def _seeds_command(command: str, seeds: list[int]) -> str:
-    """One run's command (``--first-seed N --seeds 1``) widened to the seeds a row averages, when they run on."""
+def _seeds_command(row: dict, seeds: list[int]) -> str:
+    """One run's command widened to the seeds a row averages, when they run on."""
+    from translate import run_command
     seeds = sorted(set(seeds))
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
-        return command
-    return re.sub(r"--first-seed \d+ --seeds \d+", f"--first-seed {seeds[0]} --seeds {len(seeds)}", command)
+        return row["command"]
+    return run_command(row["recipe"], row["pair"], seeds[0], len(seeds), row["overrides"])
 
 
 def translate_rows() -> list[str]:
@@ -200,7 +200,7 @@ def translate_rows() -> list[str]:
         spread = f" ± {statistics.stdev(acc):.1f}" if len(acc) > 1 else ""
         out.append(_row(f"CycleGAN {src} -> {tgt}: translated accuracy %", f"{statistics.mean(acc):.1f}{spread} "
                         f"({len(mine)} seed{'s' if len(mine) > 1 else ''}; untranslated {base:.1f})", anchor, met,
-                        "; ".join(sorted({r["machine"] for r, _ in mine})), _seeds_command(mine[0][0]["command"],
+                        "; ".join(sorted({r["machine"] for r, _ in mine})), _seeds_command(mine[0][0],
                                                                            [r["seed"] for r, _ in mine]),
                         "unpaired-translation-cyclegan-on-the-digit-domains"))
     return out

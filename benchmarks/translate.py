@@ -52,8 +52,13 @@ def run_pair(pair: str, seed: int, args) -> dict:
     return {"pair": pair, "domain_a": a, "domain_b": b, "seed": seed, "recipe": args.recipe, "overrides": args.set,
             "steps": result.step, "finished": not result.interrupted, "wall_seconds": round(result.wall_seconds, 1),
             "machine": machine_description(cfg.device if cfg.device != "auto" else "cpu"), "scores": result.scores,
-            "command": f"python benchmarks/translate.py --recipe {args.recipe} --pairs {pair} --first-seed {seed} "
-                       f"--seeds 1" + "".join(f" --set {s}" for s in args.set)}
+            "command": run_command(args.recipe, pair, seed, 1, args.set)}
+
+
+def run_command(recipe: str, pair: str, first_seed: int, seeds: int, overrides: list[str]) -> str:
+    """The command that trains these seeds of one pair (a record's row, or a row averaging several)."""
+    return (f"python benchmarks/translate.py --recipe {recipe} --pairs {pair} --first-seed {first_seed} "
+            f"--seeds {seeds}" + "".join(f" --set {s}" for s in overrides))
 
 
 def read_record(record: Path = RECORD) -> list[dict]:

@@ -76,7 +76,8 @@ def test_augment_rows_compare_the_gan_arm_with_classic_augmentation_on_the_same_
 
 def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monkeypatch):
     def pair(a, b, acc_ab, base_ab, seed=0):
-        return {"domain_a": a, "domain_b": b, "overrides": [], "machine": "test cpu", "seed": seed,
+        return {"pair": f"{a}-{b}", "domain_a": a, "domain_b": b, "recipe": "r", "overrides": [],
+                "machine": "test cpu", "seed": seed,
                 "command": f"translate --pairs {a}-{b} --first-seed {seed} --seeds 1",
                 "scores": {"accuracy_ab": acc_ab, "baseline_ab": base_ab, "accuracy_ba": 0.5, "baseline_ba": 0.6}}
     tmp_path.joinpath("translate.json").write_text(json.dumps([pair("mnist", "mnist-m", 0.91, 0.70),
@@ -102,7 +103,8 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     assert "50.0" in digits_to_mnist and "**not met** (-10.0 points)" in digits_to_mnist
     assert "beats untranslated (+20.0 points)" in mnist_to_digits and "(2 seeds;" in mnist_to_digits
     # the command of all the seeds a row averages
-    assert "--first-seed 0 --seeds 2" in mnist_to_digits and "--first-seed 0 --seeds 1" in mnistm
+    assert "translate.py --recipe r --pairs mnist-digits --first-seed 0 --seeds 2" in mnist_to_digits
+    assert "--first-seed 0 --seeds 1" in mnistm
     text, text16, noise, es = summary.restore_rows()
     assert "31.00 ± 1.41 (2 fits)" in text and "biharmonic 30.50" in text and "met (+0.50)" in text
     assert "8 px" in text
