@@ -128,13 +128,17 @@ def dip_jobs(images, size, cells, seeds, family) -> list[dict]:
             for c in cells for i in images for s in range(seeds)]
 
 
+def picture_stem(cell: str, image: str, size: int) -> str:
+    """A fit's strip is docs/img/restore_<stem>.png; strips of another size than the CPU table's kept apart."""
+    return f"{cell}_{image}" + ("" if size == DEFAULT_SIZE else f"_{size}px")
+
+
 def run_dip(job: dict, overrides: list[str], device: str, strip_dir: Path | None) -> dict | None:
     clean = photo(job["image"], job["size"])
     problem, _, _ = corrupted(job["cell"], clean)
     cfg = load_restore_config(job["recipe"], [*overrides, "early_stop=watch", f"seed={job['seed']}",
                                               f"device={device}"])
-    size = "" if job["size"] == DEFAULT_SIZE else f"_{job['size']}px"   # strips of another size kept apart
-    output = strip_dir / f"{job['cell']}_{job['image']}{size}.png" if strip_dir is not None else None
+    output = strip_dir / f"{picture_stem(job['cell'], job['image'], job['size'])}.png" if strip_dir else None
     cpu_started = time.process_time()   # on a shared machine the wall time says more about the neighbours
     record = restore(problem, cfg, output=output, progress=sys.stderr.isatty())
     cpu_seconds = time.process_time() - cpu_started
@@ -266,8 +270,16 @@ def size_command(fits: list[dict]) -> str:
             f"--cells {','.join(cells)} --seeds {1 + max(r['seed'] for r in fits)}")
 
 
-def render(rows: list[dict], command: str) -> tuple[str, str]:
-    """(the results.md section, the experiments page's table of every fit)."""
+def strip_links(pictures: Path, doc_dir: Path, cell: str, size: int, photos: list[str]) -> list[str]:
+    """The strips of this table that exist (seed 0 of a run's first photo), as links from the page."""
+    found = [(image, pictures / f"restore_{picture_stem(cell, image, size)}.png") for image in photos]
+    return [f"![{CELL_NAMES[cell]}, {image}, seed 0]({os.path.relpath(path, doc_dir)})" for image, path in found
+            if path.is_file()]
+
+
+def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tuple[str, str]:
+    """(the results.md section, the experiments page's table of every fit); the strips in `pictures` are linked
+    from a page in `doc_dir`."""
     dip = [r for r in rows if r["method"] == "dip"]
     base = [r for r in rows if r["method"] != "dip"]
     dip_sizes = sorted({r["size"] for r in dip})
@@ -329,6 +341,10 @@ def render(rows: list[dict], command: str) -> tuple[str, str]:
                 out.append(f"| {image} | " + " | ".join(cells) + f" | {_cell(es)} | {_cell(last)} | {_cell(best)} | "
                            f"{', '.join(map(str, used))} | {wall} |")
             out.append("")
+            strips = strip_links(pictures, doc_dir, cell, size, photos)
+            if strips:
+                out += ["Seed 0 along its run (corrupted; the output at a few steps; the last step; the ES pick; "
+                        "the clean photo):", "", *strips, ""]
             if all(r["best_step"] >= r["iterations_planned"] for r in fits):
                 out += ["The best PSNR came at the last step of every fit here: the recipe is likely too short for "
                         "this size, and a longer run would likely score higher.", ""]
@@ -427,7 +443,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="photo size for DIP (px)")
     p.add_argument("--baseline-sizes", default="128,256", help="sizes at which the classical methods run")
-    p.add_argument("--images", default="astronaut,camera", help=f"comma-separated, from {', '.join(IMAGES)}")
+    p.add_argument("--images", default=",".join(IMAGES), help=f"comma-separated, from {', '.join(IMAGES)}")
     p.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {', '.join(CELLS)}")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--recipes", choices=("cpu", "dip"), default="cpu", help="cpu_* or the paper's dip_* recipes")
@@ -475,18 +491,13 @@ def main() -> None:
             print("stopped: rendering the rows that finished", flush=True)
     rows = read_rows(args.rows)
     command = "python benchmarks/restore.py " + " ".join(_passed_args(keep_render=False))
-    section, table = render(rows, command.strip())
+    sys.path.insert(0, str(Path(__file__).parent))
+    from results_doc import RESULTS, update_section
+    doc = args.doc or RESULTS
+    section, table = render(rows, command.strip(), args.pictures, doc.parent)
     write_experiments(table, args.experiments)
-    if args.doc is not None:
-        args.doc.parent.mkdir(parents=True, exist_ok=True)
-        sys.path.insert(0, str(Path(__file__).parent))
-        from results_doc import update_section
-        update_section("restore", section, args.doc)
-        print(f"wrote the restore section to {args.doc}")
-    else:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from results_doc import update_section
-        print(f"wrote {update_section('restore', section)}")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    print(f"wrote the restore section to {update_section('restore', section, doc)}")
 
 
 def measure(args, jobs: list[dict], done: set, strip_dir: Path) -> None:

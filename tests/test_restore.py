@@ -16,6 +16,7 @@ from gankit.restore.average import OutputAverage
 from gankit.restore.corrupt import add_noise, make_mask
 from gankit.restore.hourglass import net_input
 from gankit.restore.photos import photo
+from gankit.restore.pictures import Snapshots
 from gankit.restore.resample import LanczosDownsampler
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -165,6 +166,17 @@ def test_a_short_denoising_fit_beats_the_noisy_input():
     game = fit(DIPGame(load_restore_config("cpu_denoise", TINY + ["average=0.9", "early_stop=none"]),
                        denoising(noisy, clean)), 150)
     assert psnr(game.restored(), clean) > psnr(noisy, clean) + 2
+
+
+def test_snapshots_of_an_averaged_output_keep_each_step():
+    """The average is updated in place: a snapshot must copy it, or every panel of a strip shows the last step."""
+    noisy = add_noise(smooth_picture(), 25 / 255, seed=3)
+    game = DIPGame(load_restore_config("cpu_denoise", TINY + ["early_stop=none"]), denoising(noisy))
+    snapshots = Snapshots(game, [5, 30], None)
+    fit(game, 30, callbacks=[snapshots])
+    early, last = snapshots.pictures[5], snapshots.pictures[30]
+    assert not torch.equal(early, last)
+    torch.testing.assert_close(last, game.restored())
 
 
 def test_super_resolution_fits_through_the_downsampler_on_a_padded_canvas():

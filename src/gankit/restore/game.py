@@ -139,12 +139,13 @@ class DIPGame(Game):
     # --- what comes out ---
 
     def restored(self) -> Tensor:
-        """The current restoration, cropped to the photo's size, on the CPU."""
+        """The current restoration, cropped to the photo's size, on the CPU: a copy, never a view of the
+        output average, which later steps update in place (a strip's snapshots would all show the last one)."""
         if self.output is None:   # no step taken in this process (a finished run resumed): the average,
             with torch.no_grad():  # else the net's output on the noiseless input
                 out = self.average.value if self.average.value is not None else self._fit(self.z)[0]
                 self.output = torch.lerp(out, self.observed, self.paste) if self.paste is not None else out
-        return self.problem.crop(self.output[0]).detach().float().cpu()
+        return self.problem.crop(self.output[0]).detach().to("cpu", torch.float32, copy=True)
 
     def early_stop_pick(self) -> Tensor | None:
         """The rule's pick (cropped, CPU), None when the window never filled or the rule is off."""
