@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -158,8 +159,10 @@ def run_dip(job: dict, overrides: list[str], device: str, strip_dir: Path | None
 
 
 def _claims(args) -> Path:
-    """Where workers mark the fits they took: beside the runs (git-ignored), not beside the committed rows."""
-    return ROOT / "benchmarks" / "runs" / f"{args.rows.stem}.claims"
+    """Where workers mark the fits they took: beside the runs (git-ignored), not beside the committed rows;
+    one folder per rows file (its whole path: two rows files of one name elsewhere are two queues)."""
+    where = hashlib.sha256(str(args.rows.resolve()).encode()).hexdigest()[:10]
+    return ROOT / "benchmarks" / "runs" / f"{args.rows.stem}-{where}.claims"
 
 
 def _claim_path(args, job: dict) -> Path:

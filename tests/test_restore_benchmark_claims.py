@@ -38,3 +38,10 @@ def test_a_new_run_keeps_live_claims_and_drops_stale_ones(tmp_path, monkeypatch)
     assert bench._claim_path(args, JOB).exists()
     assert not stale.exists() and not empty.exists()
     assert not bench.claim(args, JOB) and bench.claim(args, {**JOB, "seed": 1})
+
+
+def test_rows_files_of_one_name_in_two_folders_are_two_queues(tmp_path, monkeypatch):
+    args = _args(tmp_path, monkeypatch)
+    other = SimpleNamespace(rows=tmp_path / "elsewhere" / "rows.jsonl")
+    assert bench._claims(args) != bench._claims(other)
+    assert bench.claim(args, JOB) and bench.claim(other, JOB)
