@@ -347,7 +347,7 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
             strips = strip_links(pictures, doc_dir, cell, size, photos)
             if strips:
                 out += ["Seed 0 along its run (corrupted; the output at a few steps; the last step; the ES pick; "
-                        "the clean photo):", "", *strips, ""]
+                        "the clean photo):", ""] + [line for strip in strips for line in (strip, "")]
             if all(r["best_step"] >= r["iterations_planned"] for r in fits):
                 out += ["The best PSNR came at the last step of every fit here: the recipe is likely too short for "
                         "this size, and a longer run would likely score higher.", ""]
