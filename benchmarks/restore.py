@@ -263,6 +263,16 @@ def photo_order(images) -> list[str]:
     return sorted(set(images), key=lambda n: IMAGES.index(n) if n in IMAGES else len(IMAGES))
 
 
+def size_commands(fits: list[dict]) -> list[str]:
+    """The commands that fit these DIP rows (all of one size): one for each set of photos that share their cells
+    and seeds, so that no command runs more than the rows hold."""
+    plan: dict[tuple, list[dict]] = {}
+    for image in photo_order(r["image"] for r in fits):
+        mine = [r for r in fits if r["image"] == image]
+        plan.setdefault((frozenset(r["cell"] for r in mine), max(r["seed"] for r in mine)), []).extend(mine)
+    return [size_command(group) for group in plan.values()]
+
+
 def size_command(fits: list[dict]) -> str:
     """The benchmark command that fits these DIP rows (all of one size): its photos, cells and seeds."""
     (size,) = {r["size"] for r in fits}
@@ -394,8 +404,8 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
         out.append("")
     out += ["Every fit (seeds, iterations, the PSNR curve): [docs/experiments/restore.md](experiments/restore.md). "
             "Commands:", "", f"    {command}",
-            *(f"    {size_command([r for r in dip if r['size'] == size])}"
-              for size in dip_sizes if size != DEFAULT_SIZE), ""]
+            *(f"    {c}" for size in dip_sizes if size != DEFAULT_SIZE
+              for c in size_commands([r for r in dip if r["size"] == size])), ""]
     return "\n".join(out), fits_table(dip)
 
 

@@ -234,7 +234,7 @@ def restore_rows() -> list[str]:
                         + ("; bar: within 0.5 dB" if margin else ""),
                         ("met" if gap > margin else "**not met**") + f" ({gap:+.2f})",
                         "; ".join(sorted({r["hardware"] for r in mine})),
-                        command if size == DEFAULT_SIZE else size_command([r for r in dip if r["size"] == size]),
+                        command if size == DEFAULT_SIZE else size_command(mine),
                         link))
     if dip:
         gaps = es_gaps(dip)

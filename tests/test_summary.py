@@ -108,7 +108,7 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     text, text16, noise, es = summary.restore_rows()
     assert "31.00 ± 1.41 (2 fits)" in text and "biharmonic 30.50" in text and "met (+0.50)" in text
     assert "8 px" in text
-    assert "`python benchmarks/restore.py --size 8 --images a --cells text,noise25 --seeds 2`" in text
+    assert "`python benchmarks/restore.py --size 8 --images a --cells text --seeds 2`" in text   # this row's fits
     assert "98.00 (1 fit)" in text16 and "biharmonic 99.00" in text16 and "**not met** (-1.00)" in text16
     assert "16 px" in text16
     assert "`python benchmarks/restore.py --size 16 --images a --cells text --seeds 1`" in text16

@@ -1,5 +1,5 @@
-"""Two restore benchmark runs on one rows file share its queue: a claim is taken once, and a new run
-forgets only the claims of stopped runs."""
+"""The restore benchmark's plumbing: two runs on one rows file share its queue (a claim is taken once, and a new
+run forgets only the claims of stopped runs), and the page's commands run no more than its rows hold."""
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +45,12 @@ def test_rows_files_of_one_name_in_two_folders_are_two_queues(tmp_path, monkeypa
     other = SimpleNamespace(rows=tmp_path / "elsewhere" / "rows.jsonl")
     assert bench._claims(args) != bench._claims(other)
     assert bench.claim(args, JOB) and bench.claim(other, JOB)
+
+
+def test_each_set_of_photos_with_the_same_cells_gets_its_own_command():
+    def fits(image, cells, seeds=3):
+        return [{**JOB, "size": 256, "image": image, "cell": c, "seed": s} for c in cells for s in range(seeds)]
+    rows = fits("camera", ["text", "pixels50"]) + fits("astronaut", bench.CELLS) + fits("chelsea", ["pixels50", "text"])
+    assert bench.size_commands(rows) == [
+        "python benchmarks/restore.py --size 256 --images astronaut --cells text,pixels50,noise25,box,sr4 --seeds 3",
+        "python benchmarks/restore.py --size 256 --images camera,chelsea --cells text,pixels50 --seeds 3"]
