@@ -114,6 +114,9 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     assert "`python benchmarks/restore.py --size 16 --images a --cells text --seeds 1`" in text16
     assert "cbm3d 27.50" in noise and "met (-0.40)" in noise   # within the 0.5 dB allowed
     assert "0.68 (mean of 5 fits; 8 px: 0.60 over 4, 16 px: 1.00 over 1; worst 1.00)" in es and "**not met**" in es
+    # the pooled rule cites the runs of both sizes
+    assert es.endswith("`python benchmarks/restore.py --size 8 --images a --cells text,noise25 --seeds 2`; "
+                       "`python benchmarks/restore.py --size 16 --images a --cells text --seeds 1` |")
     (sign,) = summary.provenance_rows()
     assert "0.250 (median 0.100, +2.0 KiB a file)" in sign and "**not met**" in sign
 
