@@ -17,6 +17,7 @@
 #    before the limit, and a hard stop (SIGINT) at BUDGET_S: a fit cut short is never reported;
 # 3. renders the section and the per-fit page from whatever finished, and copies everything to $OUT:
 #    results.md (the restore section), restore_fits.md, rows.jsonl, speed.txt, bench.txt, img/restore_*.png.
+#    Back here, `python benchmarks/restore.py --merge <files_at>/rows.jsonl` adds its fits and strips to the page.
 # Knobs: DEVICE (cuda), SIZE (512), IMAGES (astronaut,camera), CELLS (text,pixels50,noise25,box,sr4),
 # SEEDS (3), WORKERS (3), BUDGET_S (400), PRECISION (fp32), SET (extra key=value overrides, space-separated),
 # SPEED_STEPS (20), THREADS (torch CPU threads per process; default torch's).

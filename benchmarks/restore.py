@@ -10,12 +10,15 @@ the run (an oracle needing the clean photo, to measure the rule).
 
     python benchmarks/restore.py --threads 1                          # the CPU run: 128 px, cpu_* recipes
     python benchmarks/restore.py --render-only                        # rewrite the docs from the rows
+    python benchmarks/restore.py --merge /tmp/out/rows.jsonl          # add a scratch or device run's fits
     python benchmarks/restore.py --size 512 --recipes dip --device cuda --workers 3   # the paper's table
 
 Rows are appended to --rows (docs/records/restore_rows.jsonl, committed) as fits finish (a killed run keeps
 them; a rerun skips them; a second run beside a live one on the same rows takes only the fits nobody has
 claimed). The section goes to docs/results.md (``--doc PATH``: elsewhere, e.g. a scratch file), every fit to
-docs/experiments/restore.md, and the strips of the first photo to docs/img/restore_*.png.
+docs/experiments/restore.md, and the strips of the first photo to docs/img/restore_*.png. A run kept apart
+(``--rows /tmp/out/rows.jsonl --pictures /tmp/out/img``, or the device script's $OUT) joins the page with
+``--merge``: its fits that the page lacks, with their strips; a fit on file keeps its row and strip.
 """
 
 from __future__ import annotations
@@ -97,6 +100,23 @@ def append(path: Path, row: dict) -> None:
 
 def key(row: dict) -> tuple:
     return row["image"], row["size"], row["cell"], row["method"], row.get("seed", 0), row.get("recipe", "")
+
+
+def merge(source: Path, target: Path, pictures: Path) -> list[dict]:
+    """Add another run's rows (a scratch run, the device script's $OUT/rows.jsonl) that `target` lacks, and the
+    strips of the fits taken, from `img/` beside `source`. A fit already on file keeps its row and its strip,
+    so a picture never shows other numbers than its row."""
+    if not source.is_file():
+        raise SystemExit(f"--merge {source}: no such rows file")
+    done = {key(r) for r in read_rows(target)}
+    taken = [r for r in read_rows(source) if key(r) not in done]
+    for row in taken:
+        append(target, row)
+        strip = source.parent / "img" / f"restore_{picture_stem(row['cell'], row['image'], row['size'])}.png"
+        if row["method"] == "dip" and row["seed"] == 0 and strip.is_file():
+            pictures.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(strip, pictures / strip.name)
+    return taken
 
 
 # --- the work ---------------------------------------------------------------------------
@@ -467,6 +487,9 @@ def main() -> None:
                    help="the rows of every fit (committed: the page is rendered from them alone)")
     p.add_argument("--fresh", action="store_true", help="start the rows file over")
     p.add_argument("--render-only", action="store_true")
+    p.add_argument("--merge", type=Path, default=None, metavar="ROWS",
+                   help="add the fits of another run's rows file that --rows lacks (and their strips, from img/ "
+                        "beside it), then render")
     p.add_argument("--doc", type=Path, default=None, help="write the section to this file instead of docs/results.md")
     p.add_argument("--experiments", type=Path, default=ROOT / "docs" / "experiments" / "restore.md")
     p.add_argument("--pictures", type=Path, default=ROOT / "docs" / "img", help="folder for restore_*.png strips")
@@ -497,7 +520,10 @@ def main() -> None:
         work(args, jobs, done, strip_dir)
         _copy_strips(strip_dir, args.pictures)
         return
-    if not args.render_only:
+    if args.merge:
+        taken = merge(args.merge, args.rows, args.pictures)
+        print(f"{len(taken)} rows of {args.merge} added to {args.rows}", flush=True)
+    elif not args.render_only:
         try:
             measure(args, jobs, done, strip_dir)
         except KeyboardInterrupt:   # the rows that finished are on disk: render them
@@ -542,7 +568,7 @@ def _passed_args(keep_render: bool = True) -> list[str]:
         if skip:
             skip = False
             continue
-        if a in ("--workers", "--budget-s", "--doc", "--deadline"):
+        if a in ("--workers", "--budget-s", "--doc", "--deadline", "--merge"):
             skip = True
             continue
         if a in ("--fresh", "--worker") or (not keep_render and a == "--render-only"):

@@ -1,9 +1,12 @@
 """The restore benchmark's plumbing: two runs on one rows file share its queue (a claim is taken once, and a new
-run forgets only the claims of stopped runs), and the page's commands run no more than its rows hold."""
+run forgets only the claims of stopped runs), the page's commands run no more than its rows hold, and a run
+kept apart joins the page without replacing a fit on file."""
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import restore as bench  # noqa: E402
@@ -54,3 +57,26 @@ def test_each_set_of_photos_with_the_same_cells_gets_its_own_command():
     assert bench.size_commands(rows) == [
         "python benchmarks/restore.py --size 256 --images astronaut --cells text,pixels50,noise25,box,sr4 --seeds 3",
         "python benchmarks/restore.py --size 256 --images camera,chelsea --cells text,pixels50 --seeds 3"]
+
+
+def test_a_merge_adds_only_the_missing_fits_and_their_strips(tmp_path):
+    def fit(cell, psnr):
+        return {**JOB, "cell": cell, "psnr_es": psnr}
+    target, pictures = tmp_path / "docs" / "rows.jsonl", tmp_path / "docs" / "img"
+    bench.append(target, fit("text", 30.0))
+    pictures.mkdir()
+    (pictures / "restore_text_a_8px.png").write_bytes(b"the strip of the 30.0 fit")
+    source = tmp_path / "out" / "rows.jsonl"
+    for row in (fit("text", 31.0), fit("pixels50", 25.0), {**fit("pixels50", 26.0), "seed": 1}):
+        bench.append(source, row)
+    for cell in ("text", "pixels50"):
+        (source.parent / "img").mkdir(exist_ok=True)
+        (source.parent / "img" / f"restore_{cell}_a_8px.png").write_bytes(f"new {cell} strip".encode())
+    taken = bench.merge(source, target, pictures)
+    assert [(r["cell"], r["seed"]) for r in taken] == [("pixels50", 0), ("pixels50", 1)]
+    assert [r["psnr_es"] for r in bench.read_rows(target)] == [30.0, 25.0, 26.0]   # the fit on file kept its row
+    assert (pictures / "restore_text_a_8px.png").read_bytes() == b"the strip of the 30.0 fit"   # and its strip
+    assert (pictures / "restore_pixels50_a_8px.png").read_bytes() == b"new pixels50 strip"
+    assert bench.merge(source, target, pictures) == []   # merging twice adds nothing
+    with pytest.raises(SystemExit, match="out/nothing.jsonl: no such rows file"):
+        bench.merge(tmp_path / "out" / "nothing.jsonl", target, pictures)
