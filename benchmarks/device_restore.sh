@@ -27,7 +27,8 @@ export PYTHONPATH=src MPLBACKEND=Agg PYTHONUNBUFFERED=1
 OUT="${OUT:-/tmp/device_restore_out}"
 mkdir -p "$OUT/img"
 DEVICE="${DEVICE:-cuda}" SIZE="${SIZE:-512}" BUDGET_S="${BUDGET_S:-400}" PRECISION="${PRECISION:-fp32}"
-SETS=(--set "precision=$PRECISION")
+SETS=()   # the recipes as shipped unless told otherwise: a fit with overrides is reported apart from them
+[ "$PRECISION" != fp32 ] && SETS+=(--set "precision=$PRECISION")
 [ -n "${THREADS:-}" ] && SETS+=(--threads "$THREADS")
 for kv in ${SET:-}; do SETS+=(--set "$kv"); done
 started=$(date +%s)

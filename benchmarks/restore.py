@@ -18,7 +18,9 @@ them; a rerun skips them; a second run beside a live one on the same rows takes 
 claimed). The section goes to docs/results.md (``--doc PATH``: elsewhere, e.g. a scratch file), every fit to
 docs/experiments/restore.md, and the strips of the first photo to docs/img/restore_*.png. A run kept apart
 (``--rows /tmp/out/rows.jsonl --pictures /tmp/out/img``, or the device script's $OUT) joins the page with
-``--merge``: its fits that the page lacks, with their strips; a fit on file keeps its row and strip.
+``--merge``: its fits that the page lacks, with their strips; a fit on file keeps its row and strip. Fits run
+with ``--set`` overrides (a longer run, say) are other fits than their recipe's: the page shows them in a table
+of their own, beside the recipe as shipped, and leaves them out of the averages and verdicts.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -99,7 +102,9 @@ def append(path: Path, row: dict) -> None:
 
 
 def key(row: dict) -> tuple:
-    return row["image"], row["size"], row["cell"], row["method"], row.get("seed", 0), row.get("recipe", "")
+    """What makes two rows the same fit; a fit with --set overrides is another fit than its recipe's."""
+    return (row["image"], row["size"], row["cell"], row["method"], row.get("seed", 0), row.get("recipe", ""),
+            tuple(row.get("overrides") or ()))
 
 
 def merge(source: Path, target: Path, pictures: Path) -> list[dict]:
@@ -112,7 +117,7 @@ def merge(source: Path, target: Path, pictures: Path) -> list[dict]:
     taken = [r for r in read_rows(source) if key(r) not in done]
     for row in taken:
         append(target, row)
-        strip = source.parent / "img" / f"restore_{picture_stem(row['cell'], row['image'], row['size'])}.png"
+        strip = source.parent / "img" / f"restore_{row_stem(row)}.png"
         if row["method"] == "dip" and row["seed"] == 0 and strip.is_file():
             pictures.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(strip, pictures / strip.name)
@@ -143,30 +148,38 @@ def baseline_rows(images, sizes, cells, done: set):
                     yield row
 
 
-def dip_jobs(images, size, cells, seeds, family) -> list[dict]:
+def dip_jobs(images, size, cells, seeds, family, overrides=()) -> list[dict]:
     """In priority order: cell, then photo, then seed (a cell is complete with all its seeds first)."""
-    return [{"image": i, "size": size, "cell": c, "method": "dip", "seed": s, "recipe": recipe_for(c, family)}
-            for c in cells for i in images for s in range(seeds)]
+    return [{"image": i, "size": size, "cell": c, "method": "dip", "seed": s, "recipe": recipe_for(c, family),
+             "overrides": list(overrides)} for c in cells for i in images for s in range(seeds)]
 
 
-def picture_stem(cell: str, image: str, size: int) -> str:
-    """A fit's strip is docs/img/restore_<stem>.png; strips of another size than the CPU table's kept apart."""
-    return f"{cell}_{image}" + ("" if size == DEFAULT_SIZE else f"_{size}px")
+def picture_stem(cell: str, image: str, size: int, overrides=()) -> str:
+    """A fit's strip is docs/img/restore_<stem>.png; strips of another size than the CPU table's, or of a fit
+    with overrides, kept apart."""
+    changed = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(overrides)).strip("-")
+    if len(changed) > 48:   # many overrides: a short name that still tells them apart
+        changed = f"{changed[:32]}-{hashlib.sha256(changed.encode()).hexdigest()[:8]}"
+    return f"{cell}_{image}" + ("" if size == DEFAULT_SIZE else f"_{size}px") + (f"_{changed}" if changed else "")
 
 
-def run_dip(job: dict, overrides: list[str], device: str, strip_dir: Path | None) -> dict | None:
+def row_stem(row: dict) -> str:
+    return picture_stem(row["cell"], row["image"], row["size"], row.get("overrides") or ())
+
+
+def run_dip(job: dict, device: str, strip_dir: Path | None) -> dict | None:
     clean = photo(job["image"], job["size"])
     problem, _, _ = corrupted(job["cell"], clean)
-    cfg = load_restore_config(job["recipe"], [*overrides, "early_stop=watch", f"seed={job['seed']}",
+    cfg = load_restore_config(job["recipe"], [*job["overrides"], "early_stop=watch", f"seed={job['seed']}",
                                               f"device={device}"])
-    output = strip_dir / f"{picture_stem(job['cell'], job['image'], job['size'])}.png" if strip_dir else None
+    output = strip_dir / f"{row_stem(job)}.png" if strip_dir else None
     cpu_started = time.process_time()   # on a shared machine the wall time says more about the neighbours
     record = restore(problem, cfg, output=output, progress=sys.stderr.isatty())
     cpu_seconds = time.process_time() - cpu_started
     if not record.finished:   # Ctrl-C or the device script's time limit: a cut fit is never reported
         return None
     it, es = record.record["iterations"], record.record["iterations"]["early_stop"]
-    return {**job, "overrides": overrides, "psnr_es": record.record["output"]["psnr"],
+    return {**job, "psnr_es": record.record["output"]["psnr"],
             "ssim_es": record.record["output"]["ssim"], "es_pick": es["picked_step"], "es_fired_at": es["fired_at"],
             "iterations_used": es["fired_at"] or it["planned"], "iterations_planned": it["planned"],
             "psnr_last": record.record["final"]["psnr"], "ssim_last": record.record["final"]["ssim"],
@@ -186,7 +199,8 @@ def _claims(args) -> Path:
 
 
 def _claim_path(args, job: dict) -> Path:
-    return _claims(args) / "_".join(map(str, key(job))).replace("/", "-")
+    *fit, overrides = key(job)
+    return _claims(args) / "_".join(map(str, [*fit, *overrides])).replace("/", "-")
 
 
 def claim(args, job: dict) -> bool:
@@ -241,7 +255,7 @@ def work(args, jobs: list[dict], done: set, strip_dir: Path | None) -> None:
             continue
         started = time.time()
         first = job["seed"] == 0 and job["image"] == args.images[0]
-        row = run_dip(job, args.set, args.device, strip_dir if first else None)
+        row = run_dip(job, args.device, strip_dir if first else None)
         if row is None:
             print(f"stopped during {job['cell']} {job['image']} seed {job['seed']}: not reported", flush=True)
             return
@@ -298,14 +312,16 @@ def size_command(fits: list[dict]) -> str:
     (size,) = {r["size"] for r in fits}
     cells = [c for c in CELLS if any(r["cell"] == c for r in fits)]
     family = " --recipes dip" if all(r["recipe"].startswith("dip_") for r in fits) else ""
+    (overrides,) = {tuple(r.get("overrides") or ()) for r in fits}
     images = photo_order(r["image"] for r in fits)
     return (f"python benchmarks/restore.py --size {size}{family} --images {','.join(images)} "
-            f"--cells {','.join(cells)} --seeds {1 + max(r['seed'] for r in fits)}")
+            f"--cells {','.join(cells)} --seeds {1 + max(r['seed'] for r in fits)}"
+            + "".join(f" --set {o}" for o in overrides))
 
 
-def strip_links(pictures: Path, doc_dir: Path, cell: str, size: int, photos: list[str]) -> list[str]:
+def strip_links(pictures: Path, doc_dir: Path, cell: str, size: int, photos: list[str], overrides=()) -> list[str]:
     """The strips of this table that exist (seed 0 of a run's first photo), as links from the page."""
-    found = [(image, pictures / f"restore_{picture_stem(cell, image, size)}.png") for image in photos]
+    found = [(image, pictures / f"restore_{picture_stem(cell, image, size, overrides)}.png") for image in photos]
     return [f"![{CELL_NAMES[cell]}, {image}, seed 0]({os.path.relpath(path, doc_dir)})" for image, path in found
             if path.is_file()]
 
@@ -313,11 +329,13 @@ def strip_links(pictures: Path, doc_dir: Path, cell: str, size: int, photos: lis
 def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tuple[str, str]:
     """(the results.md section, the experiments page's table of every fit); the strips in `pictures` are linked
     from a page in `doc_dir`."""
-    dip = [r for r in rows if r["method"] == "dip"]
+    # the tables and verdicts are of the recipes as shipped; fits with --set overrides get a table of their own
+    every_fit = [r for r in rows if r["method"] == "dip"]
+    dip = [r for r in every_fit if not r.get("overrides")]
     base = [r for r in rows if r["method"] != "dip"]
     dip_sizes = sorted({r["size"] for r in dip})
     out = ["## Deep Image Prior against the classical tools", ""]
-    hardware = sorted({f"{r['hardware']}, {r['precision']}" for r in dip})
+    hardware = sorted({f"{r['hardware']}, {r['precision']}" for r in every_fit})
     out += [f"Photos from scikit-image, centre square, anti-aliased resize. PSNR in dB against the clean photo. "
             f"DIP: every seed listed (mean ± std (seed 0, 1, 2)), never the best one; each fit ran its recipe's "
             f"full length with the early-stopping rule watching. **ES pick** is what `gankit restore` returns (the "
@@ -379,8 +397,7 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
                 out += ["Seed 0 along its run (corrupted; the output at a few steps; the last step; the ES pick; "
                         "the clean photo):", ""] + [line for strip in strips for line in (strip, "")]
             if all(r["best_step"] >= r["iterations_planned"] for r in fits):
-                out += ["The best PSNR came at the last step of every fit here: the recipe is likely too short for "
-                        "this size, and a longer run would likely score higher.", ""]
+                out += [too_short(fits, [r for r in every_fit if r.get("overrides")]), ""]
             if means[STRONGEST[task]]:
                 strongest = STRONGEST[task]
                 d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
@@ -397,6 +414,8 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
                     f"Early stopping without ground truth lands {statistics.mean(gaps):.2f} dB below the best PSNR "
                     f"along the run on average over all {len(gaps)} fits ("
                     + "; ".join(filter(None, [es_gaps_by_size(dip), f"largest gap {max(gaps):.2f} dB"])) + ").", ""]
+    changed = [r for r in every_fit if r.get("overrides")]
+    out += changed_settings(changed, dip, base, pictures, doc_dir) if changed else []
     if not any(size >= 512 for size in dip_sizes):
         out += ["The paper-sized table (512 px, the paper's `dip_*` recipes and iteration counts, 3 seeds) is what "
                 "`bash benchmarks/device_restore.sh` produces in one run on a GPU; it has not been run yet, and no "
@@ -425,8 +444,69 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
     out += ["Every fit (seeds, iterations, the PSNR curve): [docs/experiments/restore.md](experiments/restore.md). "
             "Commands:", "", f"    {command}",
             *(f"    {c}" for size in dip_sizes if size != DEFAULT_SIZE
-              for c in size_commands([r for r in dip if r["size"] == size])), ""]
-    return "\n".join(out), fits_table(dip)
+              for c in size_commands([r for r in dip if r["size"] == size])),
+            *(f"    {c}" for c in changed_commands(changed)), ""]
+    return "\n".join(out), fits_table(every_fit)
+
+
+def too_short(fits: list[dict], changed: list[dict]) -> str:
+    """What the page says of a table whose every fit peaked at its last step: a guess, or what a longer run of the
+    same recipe, photo and seed measured."""
+    said = "The best PSNR came at the last step of every fit here: the recipe is too short for this size"
+    its = max(r["iterations_planned"] for r in fits)
+    for r in changed:
+        same = next((f for f in fits if key(f)[:-1] == key(r)[:-1]), None)
+        if same and r["iterations_planned"] > its:
+            return (f"{said}. Run for {r['iterations_planned']} steps ({' '.join(r['overrides'])}, below), seed "
+                    f"{r['seed']} of {r['image']} peaked at step {r['best_step']} with {r['psnr_best']:.2f} dB "
+                    f"({r['psnr_best'] - same['psnr_es']:+.2f} over its {its}-step ES pick); its rule "
+                    + (f"fired at step {r['es_fired_at']}." if r["es_fired_at"] else "never fired."))
+    return f"{said}, and a longer run would likely score higher."
+
+
+def _groups(changed: list[dict]) -> dict[tuple, list[dict]]:
+    """Fits with overrides, by size, cell, recipe and overrides."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in sorted(changed, key=lambda r: (r["size"], CELLS.index(r["cell"]), r["seed"])):
+        groups.setdefault((r["size"], r["cell"], r["recipe"], tuple(r["overrides"])), []).append(r)
+    return groups
+
+
+def changed_commands(changed: list[dict]) -> list[str]:
+    return [size_command(fits) for fits in _groups(changed).values()]
+
+
+def changed_settings(changed: list[dict], shipped: list[dict], base: list[dict], pictures: Path,
+                     doc_dir: Path) -> list[str]:
+    """Fits run with --set overrides (a longer run, another width), each beside the fits of its recipe as shipped
+    on the same photo, size and seeds."""
+    out = ["### Fits with other settings than their recipe's", "",
+           "Each beside its recipe as shipped on the same photo and seeds; not in the averages above.", "",
+           "| px | cell | photo | recipe | --set | DIP ES pick | DIP last | DIP best (step) | rule fired at "
+           "| as shipped: ES pick | as shipped: best | strongest classical |", "|---" * 12 + "|"]
+    strips = []
+    for (size, cell, recipe, overrides), fits in _groups(changed).items():
+        for image in photo_order(r["image"] for r in fits):
+            mine = [r for r in fits if r["image"] == image]
+            seeds = {r["seed"] for r in mine}
+            same = [r for r in shipped if (r["image"], r["size"], r["cell"], r["recipe"]) == (image, size, cell, recipe)
+                    and r["seed"] in seeds]
+            rival = next((r for r in base if (r["image"], r["size"], r["cell"], r["method"]) ==
+                          (image, size, cell, STRONGEST[TASK[cell]])), None)
+            strongest = f"{rival['psnr']:.2f} ({rival['method']})" if rival else "–"
+            es, last = [r["psnr_es"] for r in mine], [r["psnr_last"] for r in mine]
+            best = ", ".join(f"{r['psnr_best']:.2f} ({r['best_step']})" for r in mine)
+            fired = ", ".join(str(r["es_fired_at"] or "–") for r in mine)
+            out.append(f"| {size} | {CELL_NAMES[cell]} | {image} | `{recipe}` | {' '.join(overrides)} | {_cell(es)} | "
+                       f"{_cell(last)} | {best} | {fired} | "
+                       + (f"{_cell([r['psnr_es'] for r in same])} | {_cell([r['psnr_best'] for r in same])}"
+                          if same else "– | –")
+                       + f" | {strongest} |")
+        strips += strip_links(pictures, doc_dir, cell, size, photo_order(r["image"] for r in fits), overrides)
+    out.append("")
+    if strips:
+        out += ["Seed 0 of each:", ""] + [line for strip in strips for line in (strip, "")]
+    return out
 
 
 def fits_table(dip: list[dict]) -> str:
@@ -435,7 +515,8 @@ def fits_table(dip: list[dict]) -> str:
     for r in sorted(dip, key=lambda r: (r["size"], CELLS.index(r["cell"]), r["image"], r["seed"])):
         curve = " ".join(f"{p:.1f}" for _, p in r["log"][:: max(1, len(r["log"]) // 15)])
         cpu = f"{r['cpu_seconds'] / r['iterations_planned']:.3f}" if "cpu_seconds" in r else "–"
-        lines.append(f"| {r['size']} | {r['cell']} | {r['image']} | {r['recipe']} | {r['seed']} | {r['psnr_es']:.2f} "
+        recipe = " ".join([r["recipe"], *(r.get("overrides") or ())])
+        lines.append(f"| {r['size']} | {r['cell']} | {r['image']} | {recipe} | {r['seed']} | {r['psnr_es']:.2f} "
                      f"({r['es_pick']}) | {r['es_fired_at'] or '–'} | {r['psnr_last']:.2f} | {r['psnr_best']:.2f} "
                      f"({r['best_step']}) | {r['backtracks']} | {r['seconds_per_step']:.3f} | {cpu} | {curve} |")
     return "\n".join(lines)
@@ -514,7 +595,7 @@ def main() -> None:
     if args.fresh and args.rows.is_file() and not args.worker:
         args.rows.unlink()
     done = {key(r) for r in read_rows(args.rows)}
-    jobs = dip_jobs(args.images, args.size, args.cells, args.seeds, args.recipes)
+    jobs = dip_jobs(args.images, args.size, args.cells, args.seeds, args.recipes, args.set)
     strip_dir = Path(tempfile.mkdtemp(prefix="restore_strips_"))
     if args.worker:   # a child process: takes fits from the shared queue
         work(args, jobs, done, strip_dir)

@@ -216,7 +216,7 @@ def restore_rows() -> list[str]:
     # read_rows keeps the first of any repeated fit, as the restore page counts them
     from restore import DEFAULT_SIZE, es_gaps, es_gaps_by_size, read_rows, size_command, size_commands
     rows = read_rows(RECORDS / "restore_rows.jsonl")
-    dip = [r for r in rows if r["method"] == "dip"]
+    dip = [r for r in rows if r["method"] == "dip" and not r.get("overrides")]   # the recipes as shipped
     out, link = [], "deep-image-prior-against-the-classical-tools"
     command = "python benchmarks/restore.py --threads 1"
     for (cell, (rival, margin)), size in itertools.product(RESTORE_BARS.items(), sorted({r["size"] for r in dip})):

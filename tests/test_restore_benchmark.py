@@ -80,3 +80,34 @@ def test_a_merge_adds_only_the_missing_fits_and_their_strips(tmp_path):
     assert bench.merge(source, target, pictures) == []   # merging twice adds nothing
     with pytest.raises(SystemExit, match="out/nothing.jsonl: no such rows file"):
         bench.merge(tmp_path / "out" / "nothing.jsonl", target, pictures)
+
+
+def _fit(seed, es, best, best_step, planned=20, overrides=()):
+    return {"image": "astronaut", "size": 16, "cell": "noise25", "method": "dip", "seed": seed,
+            "recipe": "cpu_denoise", "overrides": list(overrides), "psnr_es": es, "ssim_es": 0.5, "es_pick": planned,
+            "es_fired_at": None, "iterations_used": planned, "iterations_planned": planned, "psnr_last": es,
+            "psnr_best": best, "best_step": best_step, "backtracks": 0, "wall_seconds": 1.0, "seconds_per_step": 0.05,
+            "hardware": "test cpu", "precision": "fp32", "log": [(planned, es)]}
+
+
+def test_a_fit_with_overrides_is_another_fit_and_gets_a_table_of_its_own(tmp_path, monkeypatch):
+    shipped, longer = _fit(0, 20.0, 20.0, 20), _fit(0, 21.0, 21.5, 30, planned=40, overrides=["iterations=40"])
+    (job,) = bench.dip_jobs(["astronaut"], 16, ["noise25"], 1, "cpu", ["iterations=40"])
+    assert bench.key(job) == bench.key(longer) != bench.key(shipped)   # the recipe's fit does not stand in for it
+    args = _args(tmp_path, monkeypatch)
+    assert bench.claim(args, shipped) and bench.claim(args, longer)
+    assert bench.row_stem(longer) == "noise25_astronaut_16px_iterations-40"   # its strip is kept apart
+
+    rows = [shipped, _fit(1, 22.0, 22.0, 20), longer,
+            {"image": "astronaut", "size": 16, "cell": "noise25", "method": "cbm3d", "psnr": 25.0, "seconds": 1.0}]
+    section, fits = bench.render(rows, "python benchmarks/restore.py", tmp_path, tmp_path)
+    verdict = next(line for line in section.splitlines() if line.startswith("| Gaussian noise, sigma 25 | 16 |"))
+    assert "| 2 (1) | 21.00 | 25.00 (cbm3d) | DIP misses cbm3d by 4.00 dB |" in verdict   # the shipped recipe only
+    assert ("Run for 40 steps (iterations=40, below), seed 0 of astronaut peaked at step 30 with 21.50 dB "
+            "(+1.50 over its 20-step ES pick); its rule never fired.") in section
+    changed = next(line for line in section.splitlines() if "| iterations=40 |" in line)
+    assert changed.endswith("| 21.00 (1 seed) | 21.00 (1 seed) | 21.50 (30) | – | 20.00 (1 seed) | 20.00 (1 seed) "
+                            "| 25.00 (cbm3d) |")
+    assert "python benchmarks/restore.py --size 16 --images astronaut --cells noise25 --seeds 1 --set iterations=40" \
+        in section
+    assert "cpu_denoise iterations=40" in fits

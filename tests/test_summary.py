@@ -90,6 +90,7 @@ def test_translate_restore_and_provenance_rows_follow_their_bars(tmp_path, monke
     rows = [fit("text", 0, 30.0, 30.2), fit("text", 1, 32.0, 32.2), fit("noise25", 0, 27.0, 28.0),
             fit("noise25", 1, 27.2, 28.2), fit("noise25", 1, 20.0, 28.2),   # a repeated fit: the first counts
             fit("text", 0, 98.0, 99.0, size=16),                              # another size: a row of its own
+            {**fit("text", 0, 50.0, 60.0), "overrides": ["iterations=9"]},    # not the recipe as shipped: left out
             {"image": "a", "size": 8, "cell": "text", "method": "biharmonic", "psnr": 30.5},
             {"image": "a", "size": 8, "cell": "noise25", "method": "cbm3d", "psnr": 27.5},
             {"image": "a", "size": 16, "cell": "text", "method": "biharmonic", "psnr": 99.0}]
