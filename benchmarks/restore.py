@@ -332,6 +332,7 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
     # the tables and verdicts are of the recipes as shipped; fits with --set overrides get a table of their own
     every_fit = [r for r in rows if r["method"] == "dip"]
     dip = [r for r in every_fit if not r.get("overrides")]
+    changed = [r for r in every_fit if r.get("overrides")]
     base = [r for r in rows if r["method"] != "dip"]
     dip_sizes = sorted({r["size"] for r in dip})
     out = ["## Deep Image Prior against the classical tools", ""]
@@ -358,14 +359,10 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
             names = ["corrupted", *BASELINES[task]]
             recipes = sorted({r["recipe"] for r in fits})
             its = sorted({r["iterations_planned"] for r in fits})
-            overrides = sorted({" ".join(r.get("overrides") or []) for r in fits} - {""})
-            settings_used = {(r["recipe"], tuple(r.get("overrides") or [])) for r in fits}
-            decays = {load_restore_config(recipe, list(o)).average for recipe, o in settings_used} - {0.0}
+            decays = {load_restore_config(recipe).average for recipe in recipes} - {0.0}
             settings = f"{'/'.join(map(str, its))} steps"
             if decays:
                 settings += f", outputs averaged (decay {'/'.join(map(str, sorted(decays)))})"
-            if overrides:
-                settings += "; --set " + "; ".join(overrides)
             out += [f"### {CELL_NAMES[cell]}, {size} px (recipe {', '.join(f'`{x}`' for x in recipes)}, {settings})",
                     ""]
             out += ["| photo | " + " | ".join(names) + " | DIP ES pick | DIP last | DIP best (oracle) | iterations used "
@@ -397,7 +394,7 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
                 out += ["Seed 0 along its run (corrupted; the output at a few steps; the last step; the ES pick; "
                         "the clean photo):", ""] + [line for strip in strips for line in (strip, "")]
             if all(r["best_step"] >= r["iterations_planned"] for r in fits):
-                out += [too_short(fits, [r for r in every_fit if r.get("overrides")]), ""]
+                out += [too_short(fits, changed), ""]
             if means[STRONGEST[task]]:
                 strongest = STRONGEST[task]
                 d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
@@ -414,7 +411,6 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
                     f"Early stopping without ground truth lands {statistics.mean(gaps):.2f} dB below the best PSNR "
                     f"along the run on average over all {len(gaps)} fits ("
                     + "; ".join(filter(None, [es_gaps_by_size(dip), f"largest gap {max(gaps):.2f} dB"])) + ").", ""]
-    changed = [r for r in every_fit if r.get("overrides")]
     out += changed_settings(changed, dip, base, pictures, doc_dir) if changed else []
     if not any(size >= 512 for size in dip_sizes):
         out += ["The paper-sized table (512 px, the paper's `dip_*` recipes and iteration counts, 3 seeds) is what "
