@@ -400,7 +400,8 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
                 strongest = STRONGEST[task]
                 d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
                 gap = statistics.mean(means["best"]) - statistics.mean(means["dip"])
-                word = f"beats {strongest} by {d:.2f} dB" if d > 0 else f"misses {strongest} by {-d:.2f} dB"
+                word = (f"beats {strongest} by {d:.2f} dB" if round(d, 2) > 0 else
+                        f"misses {strongest} by {-d:.2f} dB" if round(d, 2) < 0 else f"ties {strongest} (to 0.01 dB)")
                 verdicts.append(f"| {CELL_NAMES[cell]} | {size} | {len(fits)} ({len(photos)}) | "
                                 f"{statistics.mean(means['dip']):.2f} | "
                                 f"{statistics.mean(means[strongest]):.2f} ({strongest}) | DIP {word} | {gap:.2f} |")

@@ -112,3 +112,10 @@ def test_a_fit_with_overrides_is_another_fit_and_gets_a_table_of_its_own(tmp_pat
     assert "python benchmarks/restore.py --size 16 --images astronaut --cells noise25 --seeds 1 --set iterations=40" \
         in section
     assert "cpu_denoise iterations=40" in fits
+
+
+def test_a_verdict_within_a_hundredth_of_a_db_is_a_tie(tmp_path):
+    rows = [_fit(0, 25.002, 25.1, 5), {"image": "astronaut", "size": 16, "cell": "noise25", "method": "cbm3d",
+                                       "psnr": 25.0, "seconds": 1.0}]
+    section, _ = bench.render(rows, "python benchmarks/restore.py", tmp_path, tmp_path)
+    assert "| DIP ties cbm3d (to 0.01 dB) |" in section and "beats" not in section
