@@ -107,6 +107,17 @@ def key(row: dict) -> tuple:
             tuple(row.get("overrides") or ()))
 
 
+def as_shipped(rows: list[dict]) -> list[dict]:
+    """The DIP fits run with their recipe's own settings (no --set overrides): the ones averages and verdicts use."""
+    return [r for r in rows if r["method"] == "dip" and not r.get("overrides")]
+
+
+def classical(base: list[dict], image: str, size: int, cell: str, method: str) -> dict | None:
+    """The row of one classical method (or the corrupted input) on one photo, size and cell, if measured."""
+    return next((r for r in base if (r["image"], r["size"], r["cell"], r["method"]) == (image, size, cell, method)),
+                None)
+
+
 def merge(source: Path, target: Path, pictures: Path) -> list[dict]:
     """Add another run's rows (a scratch run, the device script's $OUT/rows.jsonl) that `target` lacks, and the
     strips of the fits taken, from `img/` beside `source`. A fit already on file keeps its row and its strip,
@@ -331,8 +342,8 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
     from a page in `doc_dir`."""
     # the tables and verdicts are of the recipes as shipped; fits with --set overrides get a table of their own
     every_fit = [r for r in rows if r["method"] == "dip"]
-    dip = [r for r in every_fit if not r.get("overrides")]
-    changed = [r for r in every_fit if r.get("overrides")]
+    dip = as_shipped(rows)
+    changed = [r for r in every_fit if r not in dip]
     base = [r for r in rows if r["method"] != "dip"]
     dip_sizes = sorted({r["size"] for r in dip})
     out = ["## Deep Image Prior against the classical tools", ""]
@@ -373,8 +384,7 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
                 mine = sorted((r for r in fits if r["image"] == image), key=lambda r: r["seed"])
                 cells = []
                 for name in names:
-                    b = next((r for r in base if (r["image"], r["size"], r["cell"], r["method"]) ==
-                              (image, size, cell, name)), None)
+                    b = classical(base, image, size, cell, name)
                     cells.append(f"{b['psnr']:.2f}" if b else "–")
                     if b and name == STRONGEST[task]:
                         means[name].append(b["psnr"])
@@ -491,11 +501,9 @@ def changed_settings(changed: list[dict], shipped: list[dict], base: list[dict],
     for (size, cell, recipe, overrides), fits in _groups(changed).items():
         for image in photo_order(r["image"] for r in fits):
             mine = [r for r in fits if r["image"] == image]
-            seeds = {r["seed"] for r in mine}
-            same = [r for r in shipped if (r["image"], r["size"], r["cell"], r["recipe"]) == (image, size, cell, recipe)
-                    and r["seed"] in seeds]
-            rival = next((r for r in base if (r["image"], r["size"], r["cell"], r["method"]) ==
-                          (image, size, cell, STRONGEST[TASK[cell]])), None)
+            twins = {key(r)[:-1] for r in mine}   # the same fit but for the overrides
+            same = [r for r in shipped if key(r)[:-1] in twins]
+            rival = classical(base, image, size, cell, STRONGEST[TASK[cell]])
             strongest = f"{rival['psnr']:.2f} ({rival['method']})" if rival else "–"
             es, last = [r["psnr_es"] for r in mine], [r["psnr_last"] for r in mine]
             best = ", ".join(f"{r['psnr_best']:.2f} ({r['best_step']})" for r in mine)

@@ -214,9 +214,9 @@ RESTORE_BARS = {"text": ("biharmonic", 0.0), "pixels50": ("biharmonic", 0.0), "n
 def restore_rows() -> list[str]:
     """DIP (the early-stopping pick) against the strongest classical method, and the rule against the best PSNR."""
     # read_rows keeps the first of any repeated fit, as the restore page counts them
-    from restore import DEFAULT_SIZE, es_gaps, es_gaps_by_size, read_rows, size_command, size_commands
+    from restore import DEFAULT_SIZE, as_shipped, es_gaps, es_gaps_by_size, read_rows, size_command, size_commands
     rows = read_rows(RECORDS / "restore_rows.jsonl")
-    dip = [r for r in rows if r["method"] == "dip" and not r.get("overrides")]   # the recipes as shipped
+    dip = as_shipped(rows)
     out, link = [], "deep-image-prior-against-the-classical-tools"
     command = "python benchmarks/restore.py --threads 1"
     for (cell, (rival, margin)), size in itertools.product(RESTORE_BARS.items(), sorted({r["size"] for r in dip})):
