@@ -214,7 +214,8 @@ RESTORE_BARS = {"text": ("biharmonic", 0.0), "pixels50": ("biharmonic", 0.0), "n
 def restore_rows() -> list[str]:
     """DIP (the early-stopping pick) against the strongest classical method, and the rule against the best PSNR."""
     # read_rows keeps the first of any repeated fit, as the restore page counts them
-    from restore import DEFAULT_SIZE, as_shipped, es_gaps, es_gaps_by_size, read_rows, size_command, size_commands
+    from restore_page import es_gaps, es_gaps_by_size, size_command, size_commands
+    from restore_rows import DEFAULT_SIZE, as_shipped, read_rows
     rows = read_rows(RECORDS / "restore_rows.jsonl")
     dip = as_shipped(rows)
     out, link = [], "deep-image-prior-against-the-classical-tools"

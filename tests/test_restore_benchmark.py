@@ -10,6 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import restore as bench  # noqa: E402
+import restore_page as page  # noqa: E402
+import restore_rows as on_file  # noqa: E402
 
 
 def _args(tmp_path, monkeypatch):
@@ -53,8 +55,8 @@ def test_rows_files_of_one_name_in_two_folders_are_two_queues(tmp_path, monkeypa
 def test_each_set_of_photos_with_the_same_cells_gets_its_own_command():
     def fits(image, cells, seeds=3):
         return [{**JOB, "size": 256, "image": image, "cell": c, "seed": s} for c in cells for s in range(seeds)]
-    rows = fits("camera", ["text", "pixels50"]) + fits("astronaut", bench.CELLS) + fits("chelsea", ["pixels50", "text"])
-    assert bench.size_commands(rows) == [
+    rows = fits("camera", ["text", "pixels50"]) + fits("astronaut", on_file.CELLS) + fits("chelsea", ["pixels50", "text"])
+    assert page.size_commands(rows) == [
         "python benchmarks/restore.py --size 256 --images astronaut --cells text,pixels50,noise25,box,sr4 --seeds 3",
         "python benchmarks/restore.py --size 256 --images camera,chelsea --cells text,pixels50 --seeds 3"]
 
@@ -63,23 +65,23 @@ def test_a_merge_adds_only_the_missing_fits_and_their_strips(tmp_path):
     def fit(cell, psnr):
         return {**JOB, "cell": cell, "psnr_es": psnr}
     target, pictures = tmp_path / "docs" / "rows.jsonl", tmp_path / "docs" / "img"
-    bench.append(target, fit("text", 30.0))
+    on_file.append(target, fit("text", 30.0))
     pictures.mkdir()
     (pictures / "restore_text_a_8px.png").write_bytes(b"the strip of the 30.0 fit")
     source = tmp_path / "out" / "rows.jsonl"
     for row in (fit("text", 31.0), fit("pixels50", 25.0), {**fit("pixels50", 26.0), "seed": 1}):
-        bench.append(source, row)
+        on_file.append(source, row)
     for cell in ("text", "pixels50"):
         (source.parent / "img").mkdir(exist_ok=True)
         (source.parent / "img" / f"restore_{cell}_a_8px.png").write_bytes(f"new {cell} strip".encode())
-    taken = bench.merge(source, target, pictures)
+    taken = on_file.merge(source, target, pictures)
     assert [(r["cell"], r["seed"]) for r in taken] == [("pixels50", 0), ("pixels50", 1)]
-    assert [r["psnr_es"] for r in bench.read_rows(target)] == [30.0, 25.0, 26.0]   # the fit on file kept its row
+    assert [r["psnr_es"] for r in on_file.read_rows(target)] == [30.0, 25.0, 26.0]   # the fit on file kept its row
     assert (pictures / "restore_text_a_8px.png").read_bytes() == b"the strip of the 30.0 fit"   # and its strip
     assert (pictures / "restore_pixels50_a_8px.png").read_bytes() == b"new pixels50 strip"
-    assert bench.merge(source, target, pictures) == []   # merging twice adds nothing
+    assert on_file.merge(source, target, pictures) == []   # merging twice adds nothing
     with pytest.raises(SystemExit, match="out/nothing.jsonl: no such rows file"):
-        bench.merge(tmp_path / "out" / "nothing.jsonl", target, pictures)
+        on_file.merge(tmp_path / "out" / "nothing.jsonl", target, pictures)
 
 
 def _fit(seed, es, best, best_step, planned=20, overrides=()):
@@ -93,14 +95,14 @@ def _fit(seed, es, best, best_step, planned=20, overrides=()):
 def test_a_fit_with_overrides_is_another_fit_and_gets_a_table_of_its_own(tmp_path, monkeypatch):
     shipped, longer = _fit(0, 20.0, 20.0, 20), _fit(0, 21.0, 21.5, 30, planned=40, overrides=["iterations=40"])
     (job,) = bench.dip_jobs(["astronaut"], 16, ["noise25"], 1, "cpu", ["iterations=40"])
-    assert bench.key(job) == bench.key(longer) != bench.key(shipped)   # the recipe's fit does not stand in for it
+    assert on_file.key(job) == on_file.key(longer) != on_file.key(shipped)   # the recipe's fit does not stand in for it
     args = _args(tmp_path, monkeypatch)
     assert bench.claim(args, shipped) and bench.claim(args, longer)
-    assert bench.row_stem(longer) == "noise25_astronaut_16px_iterations-40"   # its strip is kept apart
+    assert on_file.row_stem(longer) == "noise25_astronaut_16px_iterations-40"   # its strip is kept apart
 
     rows = [shipped, _fit(1, 22.0, 22.0, 20), longer,
             {"image": "astronaut", "size": 16, "cell": "noise25", "method": "cbm3d", "psnr": 25.0, "seconds": 1.0}]
-    section, fits = bench.render(rows, "python benchmarks/restore.py", tmp_path, tmp_path)
+    section, fits = page.render(rows, "python benchmarks/restore.py", tmp_path, tmp_path)
     verdict = next(line for line in section.splitlines() if line.startswith("| Gaussian noise, sigma 25 | 16 |"))
     assert "| 2 (1) | 21.00 | 25.00 (cbm3d) | DIP misses cbm3d by 4.00 dB |" in verdict   # the shipped recipe only
     assert ("The best PSNR came in the last 5 % of the steps in every fit here: the recipe is likely too short for "
@@ -117,5 +119,5 @@ def test_a_fit_with_overrides_is_another_fit_and_gets_a_table_of_its_own(tmp_pat
 def test_a_verdict_within_a_hundredth_of_a_db_is_a_tie(tmp_path):
     rows = [_fit(0, 25.002, 25.1, 5), {"image": "astronaut", "size": 16, "cell": "noise25", "method": "cbm3d",
                                        "psnr": 25.0, "seconds": 1.0}]
-    section, _ = bench.render(rows, "python benchmarks/restore.py", tmp_path, tmp_path)
+    section, _ = page.render(rows, "python benchmarks/restore.py", tmp_path, tmp_path)
     assert "| DIP ties cbm3d (to 0.01 dB) |" in section and "beats" not in section
