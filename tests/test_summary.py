@@ -62,14 +62,21 @@ def test_augment_rows_compare_the_gan_arm_with_classic_augmentation_on_the_same_
     def run(seed, classic, gan):
         arms = {a: {"test_error_rate": e} for a, e in (("classic", classic), ("classic+gan", gan))}
         return {"dataset": "mnist", "labels": 100, "seed": seed, "arms": arms, "machine": "test cpu"}
-    diffaug = [{"dataset": "mnist", "fraction": 0.1, "diffaug": d, "fid": f, "steps": 10, "machine": "test cpu",
-                "command": "python benchmarks/augment.py diffaug"} for d, f in (("", 9.0), ("color", 7.5))]
+    def fid(fraction, steps, policy, value):
+        return {"dataset": "mnist", "fraction": fraction, "diffaug": policy, "fid": value, "steps": steps,
+                "machine": "test cpu", "command": "python benchmarks/augment.py diffaug"}
+    # 10 %: a longer run with both arms is the one shown; 1 %: a longer run missing an arm is not
+    diffaug = [fid(0.1, 10, "", 9.0), fid(0.1, 10, "color", 7.5), fid(0.1, 40, "", 6.0), fid(0.1, 40, "color", 8.0),
+               fid(0.01, 10, "", 9.0), fid(0.01, 10, "color", 7.5), fid(0.01, 40, "", 3.0)]
     tmp_path.joinpath("augment.json").write_text(json.dumps(
         {"arms": [run(0, 0.20, 0.18), run(1, 0.22, 0.21)], "diffaug": diffaug}))
     monkeypatch.setattr(summary, "RECORDS", tmp_path)
-    gan, fid = summary.augment_rows()
+    gan, one_percent, ten_percent = summary.augment_rows()
     assert "19.50 ± 2.12 (2 seeds)" in gan and "classic augmentation alone 21.00 ± 1.41" in gan and "| met |" in gan
-    assert "9.00 -> 7.50" in fid and "met (lowers)" in fid
+    assert "DCGAN on 1 % of mnist" in one_percent and "9.00 -> 7.50 (10 steps)" in one_percent
+    assert "met (lowers)" in one_percent
+    assert "DCGAN on 10 % of mnist" in ten_percent and "6.00 -> 8.00 (40 steps)" in ten_percent
+    assert "**not met** (does not lower)" in ten_percent
     tmp_path.joinpath("augment.json").write_text(json.dumps({"arms": [run(0, 0.18, 0.20)]}))
     assert "**not met** (+2.00)" in summary.augment_rows()[0]
 
