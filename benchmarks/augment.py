@@ -248,10 +248,29 @@ def diffaug_markdown(rows: list[dict]) -> list[str]:
     for dataset, fraction, steps, better, delta in lowered:
         out.append(f"- {dataset}, {100 * fraction:g} %, {steps} steps: DiffAugment "
                    f"**{'lowers' if better else 'does not lower'}** FID ({delta:+.2f}).")
+    out += longer_runs(rows)
     machines = sorted({r["machine"] for r in rows})
     return out + ["", f"n = {rows[0]['n']} samples per FID; floor: as many real training images scored the same "
                       f"way. Seed {rows[0]['seed']} draws the subset and seeds training. Ran on "
                       f"{'; '.join(machines)}.", ""]
+
+
+def longer_runs(rows: list[dict]) -> list[str]:
+    """Where one dataset and share ran for several step counts with both arms: how each arm's FID and the gap
+    between them moved from the shortest run to the longest (DiffAugment's gains are reported on long runs)."""
+    by_share: dict[tuple, dict[int, dict[bool, float]]] = {}
+    for r in rows:
+        by_share.setdefault((r["dataset"], r["fraction"]), {}).setdefault(r["steps"], {})[bool(r["diffaug"])] = r["fid"]
+    out = []
+    for (dataset, fraction), runs in sorted(by_share.items()):
+        both = sorted(steps for steps, fid in runs.items() if len(fid) == 2)
+        if len(both) < 2:
+            continue
+        short, long = runs[both[0]], runs[both[-1]]
+        out.append(f"- {dataset}, {100 * fraction:g} %, {both[0]} -> {both[-1]} steps: FID without DiffAugment "
+                   f"{short[False]:.2f} -> {long[False]:.2f}, with it {short[True]:.2f} -> {long[True]:.2f}; the gap "
+                   f"goes from {short[True] - short[False]:+.2f} to {long[True] - long[False]:+.2f}.")
+    return ["", "Longer runs:", ""] + out if out else []
 
 
 def markdown(record: dict[str, list[dict]]) -> str:
