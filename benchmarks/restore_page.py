@@ -140,6 +140,9 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
             late = [r for r in fits if r["best_step"] >= LATE * r["iterations_planned"]]
             if len(late) > len(fits) / 2:
                 out += [too_short(fits, late, changed), ""]
+            early = [r for r in fits if r["best_step"] < EARLY * r["iterations_planned"]]
+            if len(early) > len(fits) / 2:
+                out += [peaked_early(fits, early), ""]
             if means[STRONGEST[task]]:
                 strongest = STRONGEST[task]
                 d = statistics.mean(means["dip"]) - statistics.mean(means[strongest])
@@ -209,6 +212,19 @@ def too_short(fits: list[dict], late: list[dict], changed: list[dict]) -> str:
                     f"({r['psnr_best'] - same['psnr_es']:+.2f} over its {its}-step ES pick); its rule "
                     + (f"fired at step {r['es_fired_at']}." if r["es_fired_at"] else "never fired."))
     return f"{said}, and a longer run would likely score higher."
+
+
+EARLY = 0.5   # a fit whose best PSNR comes before this share of its steps lost ground over the rest of its run
+
+
+def peaked_early(fits: list[dict], early: list[dict]) -> str:
+    """What the page says of a table where most fits peaked in their first half and went downhill after."""
+    which = "every fit" if len(early) == len(fits) else f"{len(early)} of {len(fits)} fits"
+    fired = sum(1 for r in fits if r["es_fired_at"])
+    lost = statistics.mean(r["psnr_best"] - r["psnr_es"] for r in early)
+    return (f"The best PSNR came in the first {round(100 * EARLY)} % of the steps in {which} here, and those fits' "
+            f"ES picks lie {lost:.2f} dB below it on average: the output got worse after its best, and the rule "
+            f"fired in {fired} of {len(fits)} fits.")
 
 
 def _groups(changed: list[dict]) -> dict[tuple, list[dict]]:

@@ -121,3 +121,14 @@ def test_a_verdict_within_a_hundredth_of_a_db_is_a_tie(tmp_path):
                                        "psnr": 25.0, "seconds": 1.0}]
     section, _ = page.render(rows, "python benchmarks/restore.py", tmp_path, tmp_path)
     assert "| DIP ties cbm3d (to 0.01 dB) |" in section and "beats" not in section
+
+
+def test_a_table_whose_fits_peaked_early_says_how_much_the_rest_of_the_run_lost(tmp_path):
+    fits = [_fit(0, 20.0, 21.0, 3), {**_fit(1, 20.0, 22.0, 8), "es_fired_at": 12}, _fit(2, 20.0, 20.1, 19)]
+    section, _ = page.render(fits, "python benchmarks/restore.py", tmp_path, tmp_path)
+    assert ("The best PSNR came in the first 50 % of the steps in 2 of 3 fits here, and those fits' ES picks lie "
+            "1.50 dB below it on average: the output got worse after its best, and the rule fired in 1 of 3 fits."
+            ) in section
+    section, _ = page.render(fits[:1] + [_fit(1, 20.0, 20.0, 15), _fit(2, 20.0, 20.1, 19)],
+                             "python benchmarks/restore.py", tmp_path, tmp_path)
+    assert "first 50 %" not in section   # one early fit of three is not the table's pattern
