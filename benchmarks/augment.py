@@ -14,7 +14,9 @@ training split, with and without DiffAugment (translation,cutout,color), scored 
 backbone against the test split, beside its floor (real training images in the generator's place).
 
 Every finished run is a row of the committed record docs/records/augment.json; the page (section
-"augment" of docs/results.md) is rebuilt from the record alone.
+"augment" of docs/results.md) is rebuilt from the record alone. An `arms` run with --set overrides
+(`--set diffaug=`, say) is another run than its recipe's: its own folder and row, and a table of its
+own beside the recipe as shipped, out of the tables and verdicts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import time
@@ -56,13 +59,24 @@ def read_record(path: Path = RECORD) -> dict[str, list[dict]]:
 
 
 def add_row(kind: str, row: dict, key: tuple[str, ...], path: Path = RECORD) -> None:
-    """Put ``row`` in the record, replacing the row with the same ``key`` fields."""
+    """Put ``row`` in the record, replacing the row with the same ``key`` fields (and the same --set overrides:
+    a run with other settings never replaces the recipe's)."""
     record = read_record(path)
-    record[kind] = [r for r in record[kind] if tuple(r.get(k) for k in key) != tuple(row.get(k) for k in key)]
+    ident = lambda r: tuple(r.get(k) for k in key) + _overrides(r)   # noqa: E731
+    record[kind] = [r for r in record[kind] if ident(r) != ident(row)]
     record[kind].append(row)
     record[kind].sort(key=lambda r: tuple(str(r.get(k)) for k in key))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+
+
+def _overrides(row: dict) -> tuple[str, ...]:
+    return tuple(row.get("overrides") or ())
+
+
+def as_shipped(rows: list[dict]) -> list[dict]:
+    """The rows of recipes run as shipped (no --set overrides): the ones the tables and verdicts use."""
+    return [r for r in rows if not _overrides(r)]
 
 
 def machine(device: str) -> str:
@@ -76,19 +90,25 @@ def last_checkpoint(run: Path) -> dict:
 
 # --- arms ---------------------------------------------------------------------------------------
 
+def run_name(dataset: str, labels: int, seed: int, recipe: str, overrides=()) -> str:
+    """A run's folder; one with --set overrides is kept apart, so it never continues the recipe's run."""
+    changed = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(overrides)).strip("-")
+    return f"{dataset}-{labels}-s{seed}-{recipe}" + (f"-{changed}" if overrides else "")
+
+
 def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
     overrides = [f"dataset={dataset}", f"labels={labels}", f"seed={seed}", f"device={args.device}",
                  f"arms={','.join(args.arms)}", *args.set]
     if args.data_root:
         overrides.append(f"data_root={args.data_root}")
     cfg = load_augment_config(args.recipe, overrides)
-    run = args.runs / f"{dataset}-{labels}-s{seed}-{args.recipe}"
+    run = args.runs / run_name(dataset, labels, seed, args.recipe, args.set)
     started = time.perf_counter()
     resumed = run.is_dir()
     result = run_augment(cfg, run_dir=run, resume=resumed, progress=args.progress)
     if result.interrupted:
         raise SystemExit(f"{run}: stopped early; run the same command again to continue")
-    if seed == 0:   # the page shows seed 0's generated images per class
+    if seed == 0 and not args.set:   # the page shows seed 0's generated images per class, of the recipe as shipped
         picture = IMAGES / f"augment_{dataset}_{labels}.png"
         picture.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(run / "samples_per_class.png", picture)
@@ -212,6 +232,30 @@ def arms_markdown(rows: list[dict]) -> list[str]:
     return out
 
 
+def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
+    """Runs with --set overrides, each arm beside the recipe as shipped on the same dataset, labels and seeds."""
+    out = ["### Runs with other settings than their recipe's", "",
+           "Each beside the recipe as shipped on the same labels and seeds; not in the tables and verdicts above. "
+           "Test error %, mean over the seeds listed.", "",
+           "| dataset | labels | recipe | --set | seeds | " + " | ".join(f"{arm}: this / shipped" for arm in ARMS) + " |",
+           "|---" * (5 + len(ARMS)) + "|"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in changed:
+        groups.setdefault((r["dataset"], r["labels"], r["recipe"], _overrides(r)), []).append(r)
+    for (dataset, labels, recipe, overrides), mine in sorted(groups.items()):
+        seeds = sorted(r["seed"] for r in mine)
+        twins = [r for r in shipped if (r["dataset"], r["labels"], r["recipe"]) == (dataset, labels, recipe)
+                 and r["seed"] in seeds]
+        cells = []
+        for arm in ARMS:
+            this = [100 * r["arms"][arm]["test_error_rate"] for r in mine if arm in r["arms"]]
+            them = [100 * r["arms"][arm]["test_error_rate"] for r in twins if arm in r["arms"]]
+            cells.append(" / ".join(f"{statistics.mean(v):.2f}" if v else "–" for v in (this, them)))
+        out.append(f"| {dataset} | {labels} | `{recipe}` | {' '.join(overrides)} | {', '.join(map(str, seeds))} | "
+                   + " | ".join(cells) + " |")
+    return out + ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in changed) + ".", ""]
+
+
 def verdicts(errors: dict[str, list[float]], labels: int, seeds: int) -> list[str]:
     lines = []
 
@@ -282,10 +326,14 @@ def markdown(record: dict[str, list[dict]]) -> str:
            "Published anchors: DAGAN raised a vanilla Omniglot classifier from 69 % to 82 % with 5 samples per "
            "class (Antoniou et al. 2018); Ravuri & Vinyals (2019) found BigGAN samples alone lose 27.9 points of "
            "ImageNet top-1 and help 'at best marginally' beside real data.", ""]
-    if record["arms"]:
-        out += ["### Generated images as training data", ""] + arms_markdown(record["arms"])
+    shipped = as_shipped(record["arms"])
+    if shipped:
+        out += ["### Generated images as training data", ""] + arms_markdown(shipped)
+    changed = [r for r in record["arms"] if _overrides(r)]
+    if changed:
+        out += other_settings(changed, shipped)
     missing = [f"{d}, {n} labels" for d in DCGAN for n in (100, 1000)
-               if not any((r["dataset"], r["labels"]) == (d, n) for r in record["arms"])]
+               if not any((r["dataset"], r["labels"]) == (d, n) for r in shipped)]
     missing += [f"DiffAugment at {100 * f:g} % of {d}" for d in DCGAN for f in (0.01, 0.1, 1.0)
                 if not any((r["dataset"], r["fraction"]) == (d, f) for r in record["diffaug"])]
     if missing:

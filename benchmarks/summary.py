@@ -142,6 +142,7 @@ def augment_rows(labels: int = 100) -> list[str]:
     out = []
     for dataset in ("mnist", "fashion-mnist"):
         rows = [r for r in record.get("arms", []) if (r["dataset"], r["labels"]) == (dataset, labels)
+                and not r.get("overrides")
                 and {"classic", "classic+gan"} <= set(r["arms"])]
         if not rows:
             continue

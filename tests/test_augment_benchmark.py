@@ -20,3 +20,30 @@ def test_longer_runs_say_how_each_arm_and_the_gap_moved():
     assert said == ["- mnist, 1 %, 3000 -> 12000 steps: FID without DiffAugment 240.00 -> 170.00, with it "
                     "340.00 -> 150.00; the gap goes from +100.00 to -20.00."]
     assert bench.longer_runs(rows[4:]) == []
+
+
+def _arms_row(seed, gan_error, overrides=()):
+    arms = {arm: {"test_error_rate": gan_error if "gan" in arm else 0.1, "test_images": 100, "generated_share": 0.0,
+                  "seconds": 60.0} for arm in bench.ARMS}
+    return {"dataset": "mnist", "labels": 100, "seed": seed, "recipe": "augment_cpu", "overrides": list(overrides),
+            "arms": arms, "gan_steps": 10, "gan_seconds": 60.0, "train_seconds": 120.0, "wall_seconds": 130.0,
+            "machine": "test cpu", "command": "python benchmarks/augment.py arms" + "".join(f" --set {o}" for o in overrides)}
+
+
+def test_a_run_with_other_settings_is_kept_apart_from_the_recipes(tmp_path, monkeypatch):
+    record = tmp_path / "augment.json"
+    key = ("dataset", "labels", "seed", "recipe")
+    for row in (_arms_row(0, 0.3), _arms_row(1, 0.5), _arms_row(0, 0.2, ["diffaug="])):
+        bench.add_row("arms", row, key, record)
+    bench.add_row("arms", _arms_row(0, 0.1, ["diffaug="]), key, record)   # the same settings again: replaces
+    rows = bench.read_record(record)["arms"]
+    assert sorted((r["seed"], r["overrides"], r["arms"]["real+gan"]["test_error_rate"]) for r in rows) == [
+        (0, [], 0.3), (0, ["diffaug="], 0.1), (1, [], 0.5)]
+    assert bench.run_name("mnist", 100, 0, "augment_cpu", ["diffaug="]) != bench.run_name("mnist", 100, 0, "augment_cpu")
+
+    monkeypatch.setattr(bench, "semisup_beside", lambda dataset, labels: [])
+    page = bench.markdown(bench.read_record(record))
+    assert "### mnist, 100 labels (2 seed(s): 0, 1;" in page   # the recipe as shipped only
+    assert "| real+gan | 40.00 ± 14.14 |" in page
+    other = next(line for line in page.splitlines() if "| diffaug= |" in line)
+    assert other.startswith("| mnist | 100 | `augment_cpu` | diffaug= | 0 | 10.00 / 10.00 | 10.00 / 10.00 | 10.00 / 30.00 |")
