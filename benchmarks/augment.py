@@ -299,21 +299,32 @@ def diffaug_markdown(rows: list[dict]) -> list[str]:
                       f"{'; '.join(machines)}.", ""]
 
 
+def diffaug_runs(rows: list[dict]) -> dict[tuple, dict[int, dict[bool, dict]]]:
+    """The DiffAugment rows by (dataset, share), then step count, then with / without DiffAugment."""
+    runs: dict[tuple, dict[int, dict[bool, dict]]] = {}
+    for r in rows:
+        runs.setdefault((r["dataset"], r["fraction"]), {}).setdefault(r["steps"], {})[bool(r["diffaug"])] = r
+    return runs
+
+
+def paired_steps(runs: dict[int, dict[bool, dict]]) -> list[int]:
+    """The step counts, shortest first, at which both arms (with and without DiffAugment) ran."""
+    return sorted(steps for steps, arms in runs.items() if len(arms) == 2)
+
+
 def longer_runs(rows: list[dict]) -> list[str]:
     """Where one dataset and share ran for several step counts with both arms: how each arm's FID and the gap
     between them moved from the shortest run to the longest (DiffAugment's gains are reported on long runs)."""
-    by_share: dict[tuple, dict[int, dict[bool, float]]] = {}
-    for r in rows:
-        by_share.setdefault((r["dataset"], r["fraction"]), {}).setdefault(r["steps"], {})[bool(r["diffaug"])] = r["fid"]
     out = []
-    for (dataset, fraction), runs in sorted(by_share.items()):
-        both = sorted(steps for steps, fid in runs.items() if len(fid) == 2)
+    for (dataset, fraction), runs in sorted(diffaug_runs(rows).items()):
+        both = paired_steps(runs)
         if len(both) < 2:
             continue
-        short, long = runs[both[0]], runs[both[-1]]
+        (short_plain, short_aug), (long_plain, long_aug) = ((runs[s][False]["fid"], runs[s][True]["fid"])
+                                                            for s in (both[0], both[-1]))
         out.append(f"- {dataset}, {100 * fraction:g} %, {both[0]} -> {both[-1]} steps: FID without DiffAugment "
-                   f"{short[False]:.2f} -> {long[False]:.2f}, with it {short[True]:.2f} -> {long[True]:.2f}; the gap "
-                   f"goes from {short[True] - short[False]:+.2f} to {long[True] - long[False]:+.2f}.")
+                   f"{short_plain:.2f} -> {long_plain:.2f}, with it {short_aug:.2f} -> {long_aug:.2f}; the gap "
+                   f"goes from {short_aug - short_plain:+.2f} to {long_aug - long_plain:+.2f}.")
     return ["", "Longer runs:", ""] + out if out else []
 
 

@@ -173,12 +173,10 @@ def augment_rows(labels: int = 100) -> list[str]:
 
 def diffaug_pair(rows: list[dict], dataset: str, fraction: float) -> tuple[dict, dict] | None:
     """(without, with DiffAugment) for one dataset and share, from the longest run that has both."""
-    runs: dict[int, dict[bool, dict]] = {}
-    for r in rows:
-        if (r["dataset"], r["fraction"]) == (dataset, fraction):
-            runs.setdefault(r["steps"], {})[bool(r["diffaug"])] = r
-    both = [steps for steps, arms in runs.items() if len(arms) == 2]
-    return (runs[max(both)][False], runs[max(both)][True]) if both else None
+    from augment import diffaug_runs, paired_steps
+    runs = diffaug_runs(rows).get((dataset, fraction), {})
+    both = paired_steps(runs)
+    return (runs[both[-1]][False], runs[both[-1]][True]) if both else None
 
 
 CYCADA = {("mnist", "digits"): "another pair: MNIST -> USPS 95.6 % (CyCADA, Hoffman et al. 2018)",
