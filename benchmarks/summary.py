@@ -138,11 +138,11 @@ def privacy_rows(epsilon: str = "3.0") -> list[str]:
 
 
 def augment_rows(labels: int = 100) -> list[str]:
+    from augment import as_shipped   # runs with --set overrides stay out, as on the page
     record = _read("augment.json") or {}
     out = []
     for dataset in ("mnist", "fashion-mnist"):
-        rows = [r for r in record.get("arms", []) if (r["dataset"], r["labels"]) == (dataset, labels)
-                and not r.get("overrides")
+        rows = [r for r in as_shipped(record.get("arms", [])) if (r["dataset"], r["labels"]) == (dataset, labels)
                 and {"classic", "classic+gan"} <= set(r["arms"])]
         if not rows:
             continue

@@ -69,7 +69,8 @@ def test_augment_rows_compare_the_gan_arm_with_classic_augmentation_on_the_same_
     diffaug = [fid(0.1, 10, "", 9.0), fid(0.1, 10, "color", 7.5), fid(0.1, 40, "", 6.0), fid(0.1, 40, "color", 8.0),
                fid(0.01, 10, "", 9.0), fid(0.01, 10, "color", 7.5), fid(0.01, 40, "", 3.0)]
     tmp_path.joinpath("augment.json").write_text(json.dumps(
-        {"arms": [run(0, 0.20, 0.18), run(1, 0.22, 0.21)], "diffaug": diffaug}))
+        {"arms": [run(0, 0.20, 0.18), run(1, 0.22, 0.21), {**run(0, 0.5, 0.9), "overrides": ["diffaug="]}],
+         "diffaug": diffaug}))   # a run with other settings stays out of the row
     monkeypatch.setattr(summary, "RECORDS", tmp_path)
     gan, one_percent, ten_percent = summary.augment_rows()
     assert "19.50 ± 2.12 (2 seeds)" in gan and "classic augmentation alone 21.00 ± 1.41" in gan and "| met |" in gan
