@@ -194,13 +194,17 @@ def render(rows: list[dict], command: str, pictures: Path, doc_dir: Path) -> tup
     return "\n".join(out), fits_table(every_fit)
 
 
+def _how_many(some: list[dict], fits: list[dict]) -> str:
+    return "every fit" if len(some) == len(fits) else f"{len(some)} of {len(fits)} fits"
+
+
 LATE = 0.95   # a fit whose best PSNR comes after this share of its steps was likely still rising
 
 
 def too_short(fits: list[dict], late: list[dict], changed: list[dict]) -> str:
     """What the page says of a table where most fits peaked in their last steps: a guess, or what a longer run of
     the same recipe, photo and seed measured."""
-    which = "every fit" if len(late) == len(fits) else f"{len(late)} of {len(fits)} fits"
+    which = _how_many(late, fits)
     said = (f"The best PSNR came in the last {100 - round(100 * LATE)} % of the steps in {which} here: the recipe "
             f"is likely too short for this size")
     its = max(r["iterations_planned"] for r in fits)
@@ -219,9 +223,9 @@ EARLY = 0.5   # a fit whose best PSNR comes before this share of its steps lost 
 
 def peaked_early(fits: list[dict], early: list[dict]) -> str:
     """What the page says of a table where most fits peaked in their first half and went downhill after."""
-    which = "every fit" if len(early) == len(fits) else f"{len(early)} of {len(fits)} fits"
+    which = _how_many(early, fits)
     fired = sum(1 for r in fits if r["es_fired_at"])
-    lost = statistics.mean(r["psnr_best"] - r["psnr_es"] for r in early)
+    lost = statistics.mean(es_gaps(early))
     return (f"The best PSNR came in the first {round(100 * EARLY)} % of the steps in {which} here, and those fits' "
             f"ES picks lie {lost:.2f} dB below it on average: the output got worse after its best, and the rule "
             f"fired in {fired} of {len(fits)} fits.")
