@@ -114,7 +114,7 @@ def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
         shutil.copy(run / "samples_per_class.png", picture)
     gan_last = last_checkpoint(run / "gan")
     return {"dataset": dataset, "labels": labels, "seed": seed, "recipe": args.recipe, "overrides": args.set,
-            "arms": result.arms, "gan_steps": cfg.gan_steps, "gan_seconds": round(gan_last["wall_seconds"], 1),
+            "arms": result.arms, "gan_agreement": result.gan_agreement, "gan_steps": cfg.gan_steps, "gan_seconds": round(gan_last["wall_seconds"], 1),
             "train_seconds": round(gan_last["wall_seconds"] + sum(a["seconds"] for a in result.arms.values()), 1),
             # the whole command, data loading and testing included; not meaningful when it continued a run
             "wall_seconds": None if resumed else round(time.perf_counter() - started, 1), "machine": machine(args.device),
@@ -210,6 +210,7 @@ def arms_markdown(rows: list[dict]) -> list[str]:
                 f"(GAN and every arm) {statistics.mean(r['train_seconds'] for r in mine) / 60:.1f} min per seed"
                 + (f"; the whole command, data and testing included, {statistics.mean(walls):.1f} min" if walls else "")
                 + f". Ran on {'; '.join(sorted({r['machine'] for r in mine}))}.", ""]
+        out += agreement_lines(mine)
         out += verdicts(errors, labels, len(seeds))
         semi = semisup_beside(dataset, labels)
         if semi and errors:
@@ -232,13 +233,29 @@ def arms_markdown(rows: list[dict]) -> list[str]:
     return out
 
 
+def _agreements(rows: list[dict]) -> list[float]:
+    return [r["gan_agreement"]["agreement"] for r in rows if r.get("gan_agreement")]
+
+
+def agreement_lines(rows: list[dict]) -> list[str]:
+    """How often the GAN drew the class asked for, where the rows measured it (gankit.augment.fidelity)."""
+    agree = _agreements(rows)
+    if not agree:
+        return []
+    judge = next(r["gan_agreement"]["judge"] for r in rows if r.get("gan_agreement"))
+    return [f"The GAN's samples are the class they were asked for {_ms(agree, fmt='.1f')} % of the time "
+            f"({len(agree)} seed(s); judged by the {judge}, trained on the whole training split). Generated "
+            f"images of another class than their label teach the arms wrong labels.", ""]
+
+
 def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
     """Runs with --set overrides, each arm beside the recipe as shipped on the same dataset, labels and seeds."""
     out = ["### Runs with other settings than their recipe's", "",
            "Each beside the recipe as shipped on the same labels and seeds; not in the tables and verdicts above. "
            "Test error %, mean over the seeds listed.", "",
-           "| dataset | labels | recipe | --set | seeds | " + " | ".join(f"{arm}: this / shipped" for arm in ARMS) + " |",
-           "|---" * (5 + len(ARMS)) + "|"]
+           "| dataset | labels | recipe | --set | seeds | GAN samples of their class %: this / shipped | "
+           + " | ".join(f"{arm}: this / shipped" for arm in ARMS) + " |",
+           "|---" * (6 + len(ARMS)) + "|"]
     groups: dict[tuple, list[dict]] = {}
     for r in changed:
         groups.setdefault((r["dataset"], r["labels"], r["recipe"], _overrides(r)), []).append(r)
@@ -246,7 +263,7 @@ def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
         seeds = sorted(r["seed"] for r in mine)
         twins = [r for r in shipped if (r["dataset"], r["labels"], r["recipe"]) == (dataset, labels, recipe)
                  and r["seed"] in seeds]
-        cells = []
+        cells = [" / ".join(f"{100 * statistics.mean(v):.1f}" if v else "–" for v in map(_agreements, (mine, twins)))]
         for arm in ARMS:
             this = [100 * r["arms"][arm]["test_error_rate"] for r in mine if arm in r["arms"]]
             them = [100 * r["arms"][arm]["test_error_rate"] for r in twins if arm in r["arms"]]

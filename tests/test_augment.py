@@ -200,6 +200,7 @@ def test_a_folder_run_trains_the_gan_and_every_arm_on_one_budget_and_resumes_wit
     assert result.arms["gan-only"]["generated_share"] == 1 and result.arms["real"]["generated_share"] == 0
     assert (run / "samples_per_class.png").is_file() and (run / "gan" / "loss_curve.png").is_file()
     assert json.loads((run / "results.json").read_text())["arms"] == result.arms
+    assert result.gan_agreement is None   # no backbone judges a folder's classes
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*.safetensors")}
     again = run_augment(cfg, run_dir=run, resume=True, progress=False)      # finished parts are not trained again
     assert again.arms == result.arms and {p: p.stat().st_mtime_ns for p in run.rglob("*.safetensors")} == before
@@ -229,6 +230,8 @@ def test_mnist_subset_is_balanced_and_tested_on_the_official_test_split(tmp_path
     assert list(labelled["per_class"].values()) == [2] * 10
     assert {r["test_images"] for r in result.arms.values()} == {10000}
     assert all(0 <= r["test_errors"] <= 10000 for r in result.arms.values())
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())["gan_class_agreement"]
+    assert saved == result.gan_agreement and len(saved["per_class"]) == 10 and 0 <= saved["agreement"] <= 1
 
 
 @pytest.mark.parametrize("per_class, labels, message", [
@@ -290,3 +293,32 @@ def test_the_cli_refuses_dataset_and_folder_together(tmp_path):
 def test_an_empty_diffaug_setting_turns_it_off():
     assert load_config("quickstart", ["train.diffaug="]).train.diffaug == ""
     assert load_augment_config("augment_cpu", ["diffaug="]).diffaug == ""
+
+
+class RealImagesAsGenerator:
+    """Stands in for a conditional generator: real test images of the class asked for, or, when
+    ``ignores_label``, of whatever class the noise picks."""
+
+    def __init__(self, images, labels, ignores_label):
+        self.G, self.num_classes = nn.Linear(1, 1), 10
+        self.by_class = [images[labels == k] for k in range(10)]
+        self.ignores_label = ignores_label
+
+    def noise(self, n, generator=None):
+        return torch.randint(0, 10 ** 6, (n,), generator=generator)
+
+    def __call__(self, z, y):
+        classes = z % 10 if self.ignores_label else y
+        return torch.stack([self.by_class[k][i % len(self.by_class[k])] for k, i in zip(classes.tolist(), z.tolist())])
+
+
+def test_class_agreement_tells_a_generator_that_obeys_its_label_from_one_that_ignores_it(real_data_root):
+    from gankit.augment.fidelity import class_agreement
+    from gankit.data import load_dataset
+    test = load_dataset("mnist", root=real_data_root, split="test", n=2000)
+    images = test.x.float() / 127.5 - 1
+    obeys = class_agreement(RealImagesAsGenerator(images, test.y, False), "mnist", per_class=40)
+    ignores = class_agreement(RealImagesAsGenerator(images, test.y, True), "mnist", per_class=40)
+    assert obeys["agreement"] > 0.95 and min(obeys["per_class"]) > 0.85 and len(obeys["per_class"]) == 10
+    assert 0.02 < ignores["agreement"] < 0.2   # about one in ten lands on its class by chance
+    assert class_agreement(RealImagesAsGenerator(images, test.y, False), "folder") is None   # no judge for a folder

@@ -26,7 +26,7 @@ def _arms_row(seed, gan_error, overrides=()):
     arms = {arm: {"test_error_rate": gan_error if "gan" in arm else 0.1, "test_images": 100, "generated_share": 0.0,
                   "seconds": 60.0} for arm in bench.ARMS}
     return {"dataset": "mnist", "labels": 100, "seed": seed, "recipe": "augment_cpu", "overrides": list(overrides),
-            "arms": arms, "gan_steps": 10, "gan_seconds": 60.0, "train_seconds": 120.0, "wall_seconds": 130.0,
+            "arms": arms, "gan_agreement": {"agreement": 1 - gan_error, "judge": "gankit mnist backbone"}, "gan_steps": 10, "gan_seconds": 60.0, "train_seconds": 120.0, "wall_seconds": 130.0,
             "machine": "test cpu", "command": "python benchmarks/augment.py arms" + "".join(f" --set {o}" for o in overrides)}
 
 
@@ -46,4 +46,7 @@ def test_a_run_with_other_settings_is_kept_apart_from_the_recipes(tmp_path, monk
     assert "### mnist, 100 labels (2 seed(s): 0, 1;" in page   # the recipe as shipped only
     assert "| real+gan | 40.00 ± 14.14 |" in page
     other = next(line for line in page.splitlines() if "| diffaug= |" in line)
-    assert other.startswith("| mnist | 100 | `augment_cpu` | diffaug= | 0 | 10.00 / 10.00 | 10.00 / 10.00 | 10.00 / 30.00 |")
+    assert other.startswith("| mnist | 100 | `augment_cpu` | diffaug= | 0 | 90.0 / 70.0 | 10.00 / 10.00 | 10.00 / 10.00 "
+                            "| 10.00 / 30.00 |")
+    # how often the GAN drew the class asked for, over the seeds of the recipe as shipped
+    assert "asked for 60.0 ± 14.1 % of the time (2 seed(s); judged by the gankit mnist backbone" in page

@@ -6,7 +6,8 @@
     RUN/samples_per_class.png    one row of generated images per class
     RUN/arms/ARM/                each arm's classifier run; its checkpoint is what `gankit attack` and
                                  `gankit classify` read; result.json once tested
-    RUN/results.json             every arm's test errors, beside each other
+    RUN/results.json             every arm's test errors, beside each other, and how often the GAN's
+                                 samples are the class asked for (mnist, fashion-mnist: gankit.augment.fidelity)
 
 Each part is a run on the one loop: Ctrl-C and `--resume RUN` continue where it stopped, and a
 finished part (the GAN, an arm) is never trained again.
@@ -24,6 +25,7 @@ from gankit import distributed
 from gankit.augment.arms import ArmGame, test_errors
 from gankit.augment.config import ARMS, AugmentConfig
 from gankit.augment.data import LabelledData, load_labelled
+from gankit.augment.fidelity import class_agreement
 from gankit.checkpoint import atomic_write_text, list_checkpoints
 from gankit.config import Config, load_config
 from gankit.errors import GankitError
@@ -42,6 +44,7 @@ class AugmentResult:
     run_dir: Path
     arms: dict[str, dict]        # arm -> its result.json (test errors, seconds, ...)
     interrupted: bool = False    # stopped early (Ctrl-C): resume with --resume RUN
+    gan_agreement: dict | None = None   # class_agreement of the GAN's samples; None for an image folder
 
 
 def gan_config(cfg: AugmentConfig, data: LabelledData) -> Config:
@@ -77,6 +80,7 @@ def run_augment(cfg: AugmentConfig, *, run_dir: str | Path | None = None, resume
         if G is None:
             return AugmentResult(path, {}, interrupted=True)
         _per_class_grid(G, data, path / "samples_per_class.png")
+        agreement = class_agreement(G, cfg.dataset)
         results: dict[str, dict] = {}
         names = cfg.arm_names
         if any(ARMS[a][2] for a in names) and "real" not in names:   # the filter is the real arm's classifier
@@ -85,12 +89,12 @@ def run_augment(cfg: AugmentConfig, *, run_dir: str | Path | None = None, resume
             reference = _classifier(path / "arms" / "real") if ARMS[arm][2] else None
             result = _arm(cfg, arm, path / "arms" / arm, data, info, G, reference, progress)
             if result is None:
-                return AugmentResult(path, results, interrupted=True)
+                return AugmentResult(path, results, interrupted=True, gan_agreement=agreement)
             results[arm] = result
         atomic_write_text(path / "results.json", json.dumps(
             {"dataset": cfg.dataset, "labels": cfg.labels, "seed": cfg.seed, "test": data.test_source,
-             "test_images": len(data.test), "arms": results}, indent=1))
-    return AugmentResult(path, results)
+             "test_images": len(data.test), "gan_class_agreement": agreement, "arms": results}, indent=1))
+    return AugmentResult(path, results, gan_agreement=agreement)
 
 
 def _record_subset(path: Path, data: LabelledData, resume: bool) -> None:

@@ -74,9 +74,19 @@ def augment(
             table.add_row(arm, f"{r['generated_share']:.2f}", str(r["test_errors"]), f"{100 * r['test_error_rate']:.2f}",
                           f"{r['seconds']:.0f}")
         console.print(table)
+    if result.gan_agreement:
+        console.print(agreement_line(result.gan_agreement))
     console.print(f"run folder [cyan]{result.run_dir}[/]: results.json, samples_per_class.png, gan/, arms/")
     if result.interrupted:
         stopped(f"gankit augment --resume {result.run_dir}")
+
+
+def agreement_line(agreement: dict) -> str:
+    """How often the GAN drew the class asked for, and its weakest class."""
+    per_class = agreement["per_class"]
+    worst = min(range(len(per_class)), key=per_class.__getitem__)
+    return (f"GAN samples the {agreement['judge']} labels as the class asked for: "
+            f"{100 * agreement['agreement']:.1f} % (class {worst}: {100 * per_class[worst]:.1f} %)")
 
 
 def register(app: typer.Typer) -> None:
