@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import time
@@ -41,7 +40,7 @@ from gankit.distributed import pick_device
 from gankit.evaluate import evaluate
 from gankit.runs import machine_description
 from gankit.train import train
-from results_doc import RESULTS, update_section
+from results_doc import RESULTS, settings_slug, update_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "docs" / "records" / "augment.json"
@@ -92,8 +91,14 @@ def last_checkpoint(run: Path) -> dict:
 
 def run_name(dataset: str, labels: int, seed: int, recipe: str, overrides=()) -> str:
     """A run's folder; one with --set overrides is kept apart, so it never continues the recipe's run."""
-    changed = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(overrides)).strip("-")
-    return f"{dataset}-{labels}-s{seed}-{recipe}" + (f"-{changed}" if overrides else "")
+    changed = settings_slug(overrides)
+    return f"{dataset}-{labels}-s{seed}-{recipe}" + (f"-{changed}" if changed else "")
+
+
+def picture_name(dataset: str, labels: int, overrides=()) -> str:
+    """Seed 0's generated images per class, in docs/img/; those of a run with --set overrides kept apart."""
+    changed = settings_slug(overrides)
+    return f"augment_{dataset}_{labels}" + (f"_{changed}" if changed else "") + ".png"
 
 
 def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
@@ -108,8 +113,8 @@ def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
     result = run_augment(cfg, run_dir=run, resume=resumed, progress=args.progress)
     if result.interrupted:
         raise SystemExit(f"{run}: stopped early; run the same command again to continue")
-    if seed == 0 and not args.set:   # the page shows seed 0's generated images per class, of the recipe as shipped
-        picture = IMAGES / f"augment_{dataset}_{labels}.png"
+    if seed == 0:   # the page shows seed 0's generated images per class
+        picture = IMAGES / picture_name(dataset, labels, args.set)
         picture.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(run / "samples_per_class.png", picture)
     gan_last = last_checkpoint(run / "gan")
@@ -188,7 +193,7 @@ def arms_markdown(rows: list[dict]) -> list[str]:
         mine = [r for r in rows if (r["dataset"], r["labels"]) == (dataset, labels)]
         seeds = sorted(r["seed"] for r in mine)
         tested = mine[0]["arms"][next(iter(mine[0]["arms"]))]["test_images"]
-        picture = f"img/augment_{dataset}_{labels}.png"
+        picture = f"img/{picture_name(dataset, labels)}"
         out += [f"### {dataset}, {labels} labels ({len(seeds)} seed(s): {', '.join(map(str, seeds))}; "
                 f"{tested} test images)", "",
                 *([f"![generated images per class, seed 0]({picture}) one row per class, from the GAN of seed 0",
@@ -270,6 +275,11 @@ def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
             cells.append(" / ".join(f"{statistics.mean(v):.2f}" if v else "–" for v in (this, them)))
         out.append(f"| {dataset} | {labels} | `{recipe}` | {' '.join(overrides)} | {', '.join(map(str, seeds))} | "
                    + " | ".join(cells) + " |")
+    pictures = [(dataset, labels, overrides) for dataset, labels, _, overrides in sorted(groups)
+                if (IMAGES / picture_name(dataset, labels, overrides)).is_file()]
+    for d, n, o in pictures:
+        out += ["", f"![generated images per class, seed 0, {' '.join(o)}](img/{picture_name(d, n, o)}) {d}, {n} "
+                    f"labels, `--set {' --set '.join(o)}`: one row per class, from the GAN of seed 0"]
     return out + ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in changed) + ".", ""]
 
 

@@ -4,11 +4,11 @@ every fit is appended to (docs/records/restore_rows.jsonl) with the strips named
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
-import re
 import shutil
 from pathlib import Path
+
+from results_doc import settings_slug
 
 DEFAULT_SIZE = 128   # the CPU table's photo size
 CELLS = ("text", "pixels50", "noise25", "box", "sr4")   # in priority order: the issue's claims first
@@ -79,9 +79,7 @@ def merge(source: Path, target: Path, pictures: Path) -> list[dict]:
 def picture_stem(cell: str, image: str, size: int, overrides=()) -> str:
     """A fit's strip is docs/img/restore_<stem>.png; strips of another size than the CPU table's, or of a fit
     with overrides, kept apart."""
-    changed = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(overrides)).strip("-")
-    if len(changed) > 48:   # many overrides: a short name that still tells them apart
-        changed = f"{changed[:32]}-{hashlib.sha256(changed.encode()).hexdigest()[:8]}"
+    changed = settings_slug(overrides)
     return f"{cell}_{image}" + ("" if size == DEFAULT_SIZE else f"_{size}px") + (f"_{changed}" if changed else "")
 
 

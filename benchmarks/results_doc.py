@@ -11,6 +11,7 @@ the top (benchmarks/summary.py) is rebuilt from the records after every update.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -48,3 +49,12 @@ def update_section(name: str, markdown: str, path: Path = RESULTS, summary: bool
         from summary import write_summary   # the headline table follows the records
         write_summary(path)
     return path
+
+
+def settings_slug(overrides=()) -> str:
+    """``--set`` overrides as a piece of a file or folder name ("" for none), so a run or picture with other
+    settings than its recipe's is kept apart from the recipe's."""
+    changed = re.sub(r"[^A-Za-z0-9.]+", "-", " ".join(overrides)).strip("-")
+    if len(changed) > 48:   # many overrides: a short name that still tells them apart
+        changed = f"{changed[:32]}-{hashlib.sha256(changed.encode()).hexdigest()[:8]}"
+    return changed
