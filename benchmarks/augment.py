@@ -96,8 +96,9 @@ def run_name(dataset: str, labels: int, seed: int, recipe: str, overrides=()) ->
 
 
 def picture_name(dataset: str, labels: int, overrides=()) -> str:
-    """Seed 0's generated images per class, in docs/img/; those of a run with --set overrides kept apart."""
-    changed = settings_slug(overrides)
+    """Seed 0's generated images per class, in docs/img/; those of a GAN with other settings kept apart (the
+    arms do not change the GAN, so a run with other arms shares its picture)."""
+    changed = settings_slug([o for o in overrides if not o.startswith("arms=")])
     return f"augment_{dataset}_{labels}" + (f"_{changed}" if changed else "") + ".png"
 
 
@@ -193,11 +194,11 @@ def arms_markdown(rows: list[dict]) -> list[str]:
         mine = [r for r in rows if (r["dataset"], r["labels"]) == (dataset, labels)]
         seeds = sorted(r["seed"] for r in mine)
         tested = mine[0]["arms"][next(iter(mine[0]["arms"]))]["test_images"]
-        picture = f"img/{picture_name(dataset, labels)}"
+        picture = picture_name(dataset, labels)
         out += [f"### {dataset}, {labels} labels ({len(seeds)} seed(s): {', '.join(map(str, seeds))}; "
                 f"{tested} test images)", "",
-                *([f"![generated images per class, seed 0]({picture}) one row per class, from the GAN of seed 0",
-                   ""] if (IMAGES.parent / picture).is_file() else []),
+                *([f"![generated images per class, seed 0](img/{picture}) one row per class, from the GAN of seed 0",
+                   ""] if (IMAGES / picture).is_file() else []),
                 "| arm | test error % (mean ± std over seeds) | generated share | classifier minutes |",
                 "|---|---|---|---|"]
         errors, shares = {}, {}
@@ -275,11 +276,13 @@ def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
             cells.append(" / ".join(f"{statistics.mean(v):.2f}" if v else "–" for v in (this, them)))
         out.append(f"| {dataset} | {labels} | `{recipe}` | {' '.join(overrides)} | {', '.join(map(str, seeds))} | "
                    + " | ".join(cells) + " |")
-    pictures = [(dataset, labels, overrides) for dataset, labels, _, overrides in sorted(groups)
-                if (IMAGES / picture_name(dataset, labels, overrides)).is_file()]
-    for d, n, o in pictures:
-        out += ["", f"![generated images per class, seed 0, {' '.join(o)}](img/{picture_name(d, n, o)}) {d}, {n} "
-                    f"labels, `--set {' --set '.join(o)}`: one row per class, from the GAN of seed 0"]
+    shown = {picture_name(d, n) for d, n, _, _ in groups}   # the recipe's own GANs: in their tables above
+    for dataset, labels, _, overrides in sorted(groups):
+        name, gan = picture_name(dataset, labels, overrides), [o for o in overrides if not o.startswith("arms=")]
+        if name not in shown and (IMAGES / name).is_file():
+            shown.add(name)
+            out += ["", f"![generated images per class, seed 0, {' '.join(gan)}](img/{name}) {dataset}, {labels} "
+                        f"labels, the GAN with `--set {' --set '.join(gan)}`: one row per class, seed 0"]
     return out + ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in changed) + ".", ""]
 
 

@@ -42,7 +42,13 @@ def test_a_run_with_other_settings_is_kept_apart_from_the_recipes(tmp_path, monk
     assert bench.run_name("mnist", 100, 0, "augment_cpu", ["diffaug="]) != bench.run_name("mnist", 100, 0, "augment_cpu")
 
     monkeypatch.setattr(bench, "semisup_beside", lambda dataset, labels: [])
+    monkeypatch.setattr(bench, "IMAGES", tmp_path)
+    # seed 0's per-class grid of the GAN with other settings; another arm list trains the same GAN
+    assert bench.picture_name("mnist", 100, ["diffaug=", "arms=real"]) == bench.picture_name("mnist", 100, ["diffaug="])
+    assert bench.picture_name("mnist", 100, ["arms=real"]) == bench.picture_name("mnist", 100) == "augment_mnist_100.png"
+    (tmp_path / bench.picture_name("mnist", 100, ["diffaug="])).write_bytes(b"png")
     page = bench.markdown(bench.read_record(record))
+    assert "![generated images per class, seed 0, diffaug=](img/augment_mnist_100_diffaug.png)" in page
     assert "### mnist, 100 labels (2 seed(s): 0, 1;" in page   # the recipe as shipped only
     assert "| real+gan | 40.00 ± 14.14 |" in page
     other = next(line for line in page.splitlines() if "| diffaug= |" in line)
