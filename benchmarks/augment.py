@@ -120,7 +120,7 @@ def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
         shutil.copy(run / "samples_per_class.png", picture)
     gan_last = last_checkpoint(run / "gan")
     return {"dataset": dataset, "labels": labels, "seed": seed, "recipe": args.recipe, "overrides": args.set,
-            "arms": result.arms, "gan_agreement": result.gan_agreement, "gan_steps": cfg.gan_steps, "gan_seconds": round(gan_last["wall_seconds"], 1),
+            "arms": result.arms, "gan_agreement": result.gan_agreement, "gan_steps": cfg.gan_steps, "diffaug": cfg.diffaug, "gan_seconds": round(gan_last["wall_seconds"], 1),
             "train_seconds": round(gan_last["wall_seconds"] + sum(a["seconds"] for a in result.arms.values()), 1),
             # the whole command, data loading and testing included; not meaningful when it continued a run
             "wall_seconds": None if resumed else round(time.perf_counter() - started, 1), "machine": machine(args.device),
@@ -212,7 +212,9 @@ def arms_markdown(rows: list[dict]) -> list[str]:
                        f"{statistics.mean(g['seconds'] for g in got) / 60:.1f} |")
         gan_min = [r["gan_seconds"] / 60 for r in mine if r.get("gan_seconds")]
         walls = [r["wall_seconds"] / 60 for r in mine if r.get("wall_seconds")]
-        out += ["", f"The GAN: {mine[0]['gan_steps']} steps, {statistics.mean(gan_min):.1f} min per seed. Training "
+        policies = sorted({r.get("diffaug", "unrecorded") or "off" for r in mine})
+        out += ["", f"The GAN: {mine[0]['gan_steps']} steps, DiffAugment {' / '.join(policies)}, "
+                f"{statistics.mean(gan_min):.1f} min per seed. Training "
                 f"(GAN and every arm) {statistics.mean(r['train_seconds'] for r in mine) / 60:.1f} min per seed"
                 + (f"; the whole command, data and testing included, {statistics.mean(walls):.1f} min" if walls else "")
                 + f". Ran on {'; '.join(sorted({r['machine'] for r in mine}))}.", ""]
@@ -249,9 +251,19 @@ def agreement_lines(rows: list[dict]) -> list[str]:
     if not agree:
         return []
     judge = next(r["gan_agreement"]["judge"] for r in rows if r.get("gan_agreement"))
-    return [f"The GAN's samples are the class they were asked for {_ms(agree, fmt='.1f')} % of the time "
-            f"({len(agree)} seed(s); judged by the {judge}, trained on the whole training split). Generated "
-            f"images of another class than their label teach the arms wrong labels.", ""]
+    spread = f" ± {100 * statistics.stdev(agree):.1f}" if len(agree) > 1 else ""
+    return [f"The GAN's samples are the class they were asked for {100 * statistics.mean(agree):.1f}{spread} % of the "
+            f"time (seed(s) {', '.join(str(r['seed']) for r in rows if r.get('gan_agreement'))}; judged by the "
+            f"{judge}, trained on the whole training split). Generated images of another class than their label "
+            f"teach the arms wrong labels.", ""]
+
+
+def _agreement_cell(rows: list[dict], seeds: int) -> str:
+    """Mean class agreement of ``rows``, with how many seeds measured it where not all ``seeds`` did."""
+    agree = _agreements(rows)
+    if not agree:
+        return "–"
+    return f"{100 * statistics.mean(agree):.1f}" + (f" ({len(agree)} of {seeds} seeds)" if len(agree) < seeds else "")
 
 
 def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
@@ -269,7 +281,7 @@ def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
         seeds = sorted(r["seed"] for r in mine)
         twins = [r for r in shipped if (r["dataset"], r["labels"], r["recipe"]) == (dataset, labels, recipe)
                  and r["seed"] in seeds]
-        cells = [" / ".join(f"{100 * statistics.mean(v):.1f}" if v else "–" for v in map(_agreements, (mine, twins)))]
+        cells = [" / ".join(_agreement_cell(rs, len(seeds)) for rs in (mine, twins))]
         for arm in ARMS:
             this = [100 * r["arms"][arm]["test_error_rate"] for r in mine if arm in r["arms"]]
             them = [100 * r["arms"][arm]["test_error_rate"] for r in twins if arm in r["arms"]]
@@ -283,7 +295,9 @@ def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
             shown.add(name)
             out += ["", f"![generated images per class, seed 0, {' '.join(gan)}](img/{name}) {dataset}, {labels} "
                         f"labels, the GAN with `--set {' --set '.join(gan)}`: one row per class, seed 0"]
-    return out + ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in changed) + ".", ""]
+    firsts = [min(mine, key=lambda r: r["seed"])["command"] for _, mine in sorted(groups.items())]
+    return out + ["", "Commands (one per seed; the other seeds' differ only in --first-seed): "
+                  + "; ".join(f"`{c}`" for c in firsts) + ".", ""]
 
 
 def verdicts(errors: dict[str, list[float]], labels: int, seeds: int) -> list[str]:
