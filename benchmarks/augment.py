@@ -126,7 +126,9 @@ def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
             "wall_seconds": None if resumed else round(time.perf_counter() - started, 1), "machine": machine(args.device),
             "threads": torch.get_num_threads(),
             "command": f"python benchmarks/augment.py arms --recipe {args.recipe} --datasets {dataset} "
-                       f"--labels {labels} --first-seed {seed} --seeds 1" + "".join(f" --set {s}" for s in args.set)}
+                       f"--labels {labels} --first-seed {seed} --seeds 1"
+                       + (f" --arms {' '.join(args.arms)}" if args.arms != list(ARMS) else "")
+                       + "".join(f" --set {s}" for s in args.set)}
 
 
 # --- DiffAugment --------------------------------------------------------------------------------
