@@ -5,8 +5,8 @@
     python benchmarks/augment.py doc                       # only rewrite the page from the record
 
 `arms`: `gankit augment` (gankit.augment.run_augment) per dataset, label count and seed: a conditional
-GAN with DiffAugment on the labelled subset, then one classifier per arm on one step budget, tested on
-the official test split. Beside it, the semi-supervised GAN's classifier on the same labels, read
+GAN on the labelled subset (how often its samples are the class asked for is measured), then one
+classifier per arm on one step budget, tested on the official test split. Beside it, the semi-supervised GAN's classifier on the same labels, read
 from docs/records/semisup_runs.json (`gankit semisup` draws the same subset for the same seed).
 
 `diffaug`: DCGAN (the dcgan_mnist / dcgan_fashion recipe) on a random 1 %, 10 % or 100 % of the

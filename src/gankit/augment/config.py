@@ -39,7 +39,7 @@ class AugmentConfig:
     # the GAN (a GAN recipe, with its steps, DiffAugment and other overrides from here)
     gan_recipe: str = "cgan_mnist"
     gan_steps: int = 3000
-    diffaug: str = "translation,cutout,color"
+    diffaug: str = ""                # DiffAugment of the GAN's D; off: at 10 images per class it erased the class
     gan_set: str = ""                # more GAN overrides, ";"-separated: "train.lr_g=1e-4;model.z_dim=64"
     # the classifier of every arm
     arms: str = DEFAULT_ARMS
