@@ -301,7 +301,7 @@ class RealImagesAsGenerator:
     ``ignores_label``, of whatever class the noise picks."""
 
     def __init__(self, images, labels, ignores_label):
-        self.G, self.num_classes = nn.Linear(1, 1), 10
+        self.G, self.num_classes, self.class_names = nn.Linear(1, 1), 10, None
         self.by_class = [images[labels == k] for k in range(10)]
         self.ignores_label = ignores_label
 
@@ -323,3 +323,10 @@ def test_class_agreement_tells_a_generator_that_obeys_its_label_from_one_that_ig
     assert obeys["agreement"] > 0.95 and min(obeys["per_class"]) > 0.85 and len(obeys["per_class"]) == 10
     assert 0.02 < ignores["agreement"] < 0.2   # about one in ten lands on its class by chance
     assert class_agreement(RealImagesAsGenerator(images, test.y, False), "folder") is None   # no judge for a folder
+
+
+def test_the_cli_names_the_class_the_gan_draws_worst():
+    from gankit.cli.augment import agreement_line
+    line = agreement_line({"agreement": 0.5, "per_class": [0.9, 0.1, 0.5], "class_names": ["Shirt", "Bag", "Boot"],
+                           "judge": "gankit fashion-mnist backbone"})
+    assert "as the class asked for: 50.0 % (lowest, class Bag: 10.0 %)" in line

@@ -37,4 +37,4 @@ def class_agreement(gen: LoadedGenerator, dataset: str, per_class: int = 500,
     _, probs = extract(judge, images, batch_size)
     hit = (probs.argmax(1) == asked).float().view(gen.num_classes, per_class).mean(1)
     return {"agreement": round(hit.mean().item(), 4), "per_class": [round(h, 4) for h in hit.tolist()],
-            "samples_per_class": per_class, "judge": f"gankit {dataset} backbone"}
+            "class_names": gen.class_names, "samples_per_class": per_class, "judge": f"gankit {dataset} backbone"}

@@ -83,10 +83,11 @@ def augment(
 
 def agreement_line(agreement: dict) -> str:
     """How often the GAN drew the class asked for, and its weakest class."""
-    per_class = agreement["per_class"]
+    per_class, names = agreement["per_class"], agreement.get("class_names")
     worst = min(range(len(per_class)), key=per_class.__getitem__)
     return (f"GAN samples the {agreement['judge']} labels as the class asked for: "
-            f"{100 * agreement['agreement']:.1f} % (class {worst}: {100 * per_class[worst]:.1f} %)")
+            f"{100 * agreement['agreement']:.1f} % (lowest, class {names[worst] if names else worst}: "
+            f"{100 * per_class[worst]:.1f} %)")
 
 
 def register(app: typer.Typer) -> None:
