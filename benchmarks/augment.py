@@ -288,8 +288,10 @@ def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
             this = [100 * r["arms"][arm]["test_error_rate"] for r in mine if arm in r["arms"]]
             them = [100 * r["arms"][arm]["test_error_rate"] for r in twins if arm in r["arms"]]
             cells.append(" / ".join(f"{statistics.mean(v):.2f}" if v else "–" for v in (this, them)))
-        out.append(f"| {dataset} | {labels} | `{recipe}` | {' '.join(overrides)} | {', '.join(map(str, seeds))} | "
-                   + " | ".join(cells) + " |")
+        twin_seeds = sorted(r["seed"] for r in twins)
+        seen = ", ".join(map(str, seeds)) + (f" (shipped: {', '.join(map(str, twin_seeds)) or 'none'})"
+                                             if twin_seeds != seeds else "")
+        out.append(f"| {dataset} | {labels} | `{recipe}` | {' '.join(overrides)} | {seen} | " + " | ".join(cells) + " |")
     shown = {picture_name(d, n) for d, n, _, _ in groups}   # the recipe's own GANs: in their tables above
     for dataset, labels, _, overrides in sorted(groups):
         name, gan = picture_name(dataset, labels, overrides), [o for o in overrides if not o.startswith("arms=")]

@@ -41,6 +41,7 @@ def test_a_run_with_other_settings_is_kept_apart_from_the_recipes(tmp_path, monk
         (0, [], 0.3), (0, ["diffaug="], 0.1), (1, [], 0.5)]
     assert bench.run_name("mnist", 100, 0, "augment_cpu", ["diffaug="]) != bench.run_name("mnist", 100, 0, "augment_cpu")
 
+    bench.add_row("arms", _arms_row(2, 0.2, ["gan_steps=5"]), key, record)   # a seed the recipe has not run
     monkeypatch.setattr(bench, "semisup_beside", lambda dataset, labels: [])
     monkeypatch.setattr(bench, "IMAGES", tmp_path)
     # seed 0's per-class grid of the GAN with other settings; another arm list trains the same GAN
@@ -54,5 +55,6 @@ def test_a_run_with_other_settings_is_kept_apart_from_the_recipes(tmp_path, monk
     other = next(line for line in page.splitlines() if "| diffaug= |" in line)
     assert other.startswith("| mnist | 100 | `augment_cpu` | diffaug= | 0 | 90.0 / 70.0 | 10.00 / 10.00 | 10.00 / 10.00 "
                             "| 10.00 / 30.00 |")
+    assert "| gan_steps=5 | 2 (shipped: none) | 80.0 / – |" in page   # nothing to compare with, and it says so
     # how often the GAN drew the class asked for, over the seeds of the recipe as shipped
     assert "asked for 60.0 ± 14.1 % of the time (seed(s) 0, 1; judged by the gankit mnist backbone" in page
