@@ -6,8 +6,9 @@
 
 `arms`: `gankit augment` (gankit.augment.run_augment) per dataset, label count and seed: a conditional
 GAN on the labelled subset (how often its samples are the class asked for is measured), then one
-classifier per arm on one step budget, tested on the official test split. Beside it, the semi-supervised GAN's classifier on the same labels, read
-from docs/records/semisup_runs.json (`gankit semisup` draws the same subset for the same seed).
+classifier per arm on one step budget, tested on the official test split. Beside it, the semi-supervised
+GAN's classifier on the same labels, read from docs/records/semisup_runs.json (`gankit semisup` draws
+the same subset for the same seed).
 
 `diffaug`: DCGAN (the dcgan_mnist / dcgan_fashion recipe) on a random 1 %, 10 % or 100 % of the
 training split, with and without DiffAugment (translation,cutout,color), scored by FID on the domain
@@ -95,10 +96,15 @@ def run_name(dataset: str, labels: int, seed: int, recipe: str, overrides=()) ->
     return f"{dataset}-{labels}-s{seed}-{recipe}" + (f"-{changed}" if changed else "")
 
 
+def gan_overrides(overrides=()) -> list[str]:
+    """The --set overrides that change the GAN: all but the arms, which train only the classifiers."""
+    return [o for o in overrides if not o.startswith("arms=")]
+
+
 def picture_name(dataset: str, labels: int, overrides=()) -> str:
-    """Seed 0's generated images per class, in docs/img/; those of a GAN with other settings kept apart (the
-    arms do not change the GAN, so a run with other arms shares its picture)."""
-    changed = settings_slug([o for o in overrides if not o.startswith("arms=")])
+    """Seed 0's generated images per class, in docs/img/; those of a GAN with other settings kept apart (a run
+    with other arms shares its picture)."""
+    changed = settings_slug(gan_overrides(overrides))
     return f"augment_{dataset}_{labels}" + (f"_{changed}" if changed else "") + ".png"
 
 
@@ -120,7 +126,8 @@ def run_arms(dataset: str, labels: int, seed: int, args) -> dict:
         shutil.copy(run / "samples_per_class.png", picture)
     gan_last = last_checkpoint(run / "gan")
     return {"dataset": dataset, "labels": labels, "seed": seed, "recipe": args.recipe, "overrides": args.set,
-            "arms": result.arms, "gan_agreement": result.gan_agreement, "gan_steps": cfg.gan_steps, "diffaug": cfg.diffaug, "gan_seconds": round(gan_last["wall_seconds"], 1),
+            "arms": result.arms, "gan_agreement": result.gan_agreement, "gan_steps": cfg.gan_steps,
+            "diffaug": cfg.diffaug, "gan_seconds": round(gan_last["wall_seconds"], 1),
             "train_seconds": round(gan_last["wall_seconds"] + sum(a["seconds"] for a in result.arms.values()), 1),
             # the whole command, data loading and testing included; not meaningful when it continued a run
             "wall_seconds": None if resumed else round(time.perf_counter() - started, 1), "machine": machine(args.device),
@@ -294,7 +301,7 @@ def other_settings(changed: list[dict], shipped: list[dict]) -> list[str]:
         out.append(f"| {dataset} | {labels} | `{recipe}` | {' '.join(overrides)} | {seen} | " + " | ".join(cells) + " |")
     shown = {picture_name(d, n) for d, n, _, _ in groups}   # the recipe's own GANs: in their tables above
     for dataset, labels, _, overrides in sorted(groups):
-        name, gan = picture_name(dataset, labels, overrides), [o for o in overrides if not o.startswith("arms=")]
+        name, gan = picture_name(dataset, labels, overrides), gan_overrides(overrides)
         if name not in shown and (IMAGES / name).is_file():
             shown.add(name)
             out += ["", f"![generated images per class, seed 0, {' '.join(gan)}](img/{name}) {dataset}, {labels} "

@@ -26,7 +26,8 @@ def _arms_row(seed, gan_error, overrides=()):
     arms = {arm: {"test_error_rate": gan_error if "gan" in arm else 0.1, "test_images": 100, "generated_share": 0.0,
                   "seconds": 60.0} for arm in bench.ARMS}
     return {"dataset": "mnist", "labels": 100, "seed": seed, "recipe": "augment_cpu", "overrides": list(overrides),
-            "arms": arms, "gan_agreement": {"agreement": 1 - gan_error, "judge": "gankit mnist backbone"}, "gan_steps": 10, "gan_seconds": 60.0, "train_seconds": 120.0, "wall_seconds": 130.0,
+            "arms": arms, "gan_agreement": {"agreement": 1 - gan_error, "judge": "gankit mnist backbone"},
+            "gan_steps": 10, "gan_seconds": 60.0, "train_seconds": 120.0, "wall_seconds": 130.0,
             "machine": "test cpu", "command": "python benchmarks/augment.py arms" + "".join(f" --set {o}" for o in overrides)}
 
 
